@@ -1,0 +1,107 @@
+// Statistics by integer comparisons against exact thresholds found from the encoder itself, so
+// they agree with encode() by construction and cost a few instructions per value.
+#include "numerics/stats.h"
+
+#include <bit>
+#include <mutex>
+#include <vector>
+
+#include "numerics/encode.h"
+#include "runtime/parallel.h"
+
+namespace mixtrain::numerics {
+namespace {
+
+// Smallest positive fp32 bit pattern in [lo, hi] for which pred holds (pred monotone); hi + 1 if
+// none.
+template <typename Pred>
+std::uint32_t bisect(std::uint32_t lo, std::uint32_t hi, Pred pred) {
+  std::uint64_t a = lo;
+  std::uint64_t b = std::uint64_t{hi} + 1;
+  while (a < b) {
+    const std::uint64_t mid = (a + b) / 2;
+    if (pred(static_cast<std::uint32_t>(mid)))
+      b = mid;
+    else
+      a = mid + 1;
+  }
+  return static_cast<std::uint32_t>(a);
+}
+
+FormatThresholds compute_thresholds(DType t) {
+  const FormatSpec& f = spec(t);
+  auto enc = [&](std::uint32_t bits) {
+    return encode(std::bit_cast<float>(bits), f, Rounding::nearest, Overflow::inf);
+  };
+  const std::uint64_t finite_limit = f.max_code();
+  FormatThresholds th{};
+  th.nonzero = bisect(1, 0x7F7FFFFFU, [&](std::uint32_t b) { return enc(b) != 0; });
+  th.normal = bisect(1, 0x7F7FFFFFU, [&](std::uint32_t b) {
+    return (enc(b) & (f.sign_mask() - 1)) >> f.mantissa_bits != 0;
+  });
+  th.overflow = bisect(1, 0x7F7FFFFFU, [&](std::uint32_t b) {
+    return (enc(b) & (f.sign_mask() - 1)) > finite_limit;
+  });
+  return th;
+}
+
+}  // namespace
+
+FormatStats& FormatStats::operator+=(const FormatStats& o) {
+  count += o.count;
+  zeros += o.zeros;
+  nans += o.nans;
+  infs += o.infs;
+  overflow += o.overflow;
+  subnormal += o.subnormal;
+  flush += o.flush;
+  for (int i = 0; i < kHistBins; ++i) exponent_hist[i] += o.exponent_hist[i];
+  return *this;
+}
+
+FormatThresholds thresholds(DType target) {
+  static FormatThresholds cache[std::size(kAllDTypes)];
+  static std::once_flag once[std::size(kAllDTypes)];
+  const auto i = static_cast<std::size_t>(target);
+  std::call_once(once[i], [&] { cache[i] = compute_thresholds(target); });
+  return cache[i];
+}
+
+FormatStats analyse(const float* x, std::size_t n, DType target, float scale) {
+  const FormatThresholds th = thresholds(target);
+  constexpr std::size_t kGrain = std::size_t{1} << 16;
+  std::vector<FormatStats> parts((n + kGrain - 1) / kGrain);
+  const bool scaled = scale != 1.0f;
+  runtime::parallel_for(n, kGrain, [&](std::size_t b, std::size_t e) {
+    FormatStats s;
+    s.count = e - b;
+    for (std::size_t i = b; i < e; ++i) {
+      const float v = scaled ? x[i] * scale : x[i];
+      const std::uint32_t mag = std::bit_cast<std::uint32_t>(v) & 0x7FFFFFFFU;
+      if (mag == 0) {
+        ++s.zeros;
+        continue;
+      }
+      if (mag >= 0x7F800000U) {
+        ++(mag == 0x7F800000U ? s.infs : s.nans);
+        continue;
+      }
+      const int efield = static_cast<int>(mag >> 23);
+      // Subnormal fp32: value = mag * 2^-149, so floor(log2) = (31 - clz(mag)) - 149.
+      const int exp = efield != 0 ? efield - 127 : -118 - std::countl_zero(mag);
+      ++s.exponent_hist[exp - kHistMinExponent];
+      if (mag < th.nonzero)
+        ++s.flush;
+      else if (mag < th.normal)
+        ++s.subnormal;
+      else if (mag >= th.overflow)
+        ++s.overflow;
+    }
+    parts[b / kGrain] = s;
+  });
+  FormatStats total;
+  for (const auto& p : parts) total += p;
+  return total;
+}
+
+}  // namespace mixtrain::numerics
