@@ -87,7 +87,7 @@ std::uint64_t encode_scalar_range(void* dst, const FormatSpec& f, const Src* src
     const Src y = scaled ? src[i] * scale : src[i];
     const std::uint32_t rnd =
         r == Rounding::stochastic
-            ? stochastic_bits(key, static_cast<std::uint32_t>(opt.index_offset + i))
+            ? stochastic_bits_keyed(key, static_cast<std::uint32_t>(opt.index_offset + i))
             : 0;
     store_code(dst, i, encode(y, f, r, o, rnd), f.bytes());
   }

@@ -38,7 +38,7 @@ std::uint32_t encode_f32_scalar(void* dst, const float* src, std::size_t n, cons
     amax = mag > amax ? mag : amax;
     const float y = a.scaled ? x * a.scale : x;
     const std::uint32_t r = a.rounding == Rounding::stochastic
-                                ? stochastic_bits(key, index_lo + static_cast<std::uint32_t>(i))
+                                ? stochastic_bits_keyed(key, index_lo + static_cast<std::uint32_t>(i))
                                 : 0;
     const std::uint64_t code = encode(y, f, a.rounding, a.overflow, r);
     if (f.bits() == 8)

@@ -28,13 +28,13 @@ constexpr std::uint32_t stochastic_key(std::uint64_t seed, std::uint64_t index) 
   return mix32(seed_lo ^ mix32(seed_hi ^ mix32(idx_hi + 0x632BE5ABU)));
 }
 
-constexpr std::uint32_t stochastic_bits(std::uint32_t key, std::uint32_t index_lo) {
+constexpr std::uint32_t stochastic_bits_keyed(std::uint32_t key, std::uint32_t index_lo) {
   return mix32(mix32(index_lo ^ key) + key);
 }
 
 // The 32 random bits used to round element `index` of a stochastic conversion seeded `seed`.
 constexpr std::uint32_t stochastic_bits(std::uint64_t seed, std::uint64_t index) {
-  return stochastic_bits(stochastic_key(seed, index), static_cast<std::uint32_t>(index));
+  return stochastic_bits_keyed(stochastic_key(seed, index), static_cast<std::uint32_t>(index));
 }
 
 }  // namespace mixtrain::numerics
