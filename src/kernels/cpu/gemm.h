@@ -6,8 +6,22 @@
 // carry a dequantisation multiplier: the real value is decode(code) * scale_inv. fp64 operands
 // (all three fp64) go to dgemm, for gradient checks. The result is rounded once, to nearest
 // even, into C's dtype (beta != 0 reads C in that dtype first).
+//
+// Implementation notes that are part of the contract:
+//  - The scale_inv multipliers are applied to the fp32 accumulator, folded into alpha
+//    (alpha * sa * sb, formed in fp64 and rounded once), as FP8 tensor-core GEMMs apply their
+//    scales in the epilogue: the products stay exact whatever the scales are.
+//  - An fp64 operand mixed with non-fp64 ones is rounded to fp32; an fp64 C with non-fp64
+//    operands gets the fp32 accumulator widened exactly.
+//  - C must not overlap A or B. beta == 0 never reads C (NaN in C does not propagate).
+//  - Threading: mixtrain's pool splits C into tiles and calls BLAS single-threaded on each
+//    (OpenBLAS's own threads are set to 1 on first use). K is never split across threads.
+//  - Workspace: per-thread, reused, bounded by the tile sizes (at most
+//    kGemmKBlock * (kGemmTileM + kGemmTileN) + kGemmTileM * kGemmTileN floats per thread), never
+//    a copy of a whole operand.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "numerics/format.h"
@@ -36,6 +50,20 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, const Gem
 void gemm_batched(std::int64_t batch, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,
                   const GemmOperand& A, std::int64_t stride_a, const GemmOperand& B,
                   std::int64_t stride_b, float beta, const GemmOutput& C, std::int64_t stride_c);
+
+// Tile and K-block sizes of the low-precision path (fp32 panels of at most kGemmTileM x
+// kGemmKBlock for A and kGemmKBlock x kGemmTileN for B).
+inline constexpr std::int64_t kGemmTileM = 512;
+inline constexpr std::int64_t kGemmTileN = 1024;
+inline constexpr std::int64_t kGemmKBlock = 256;
+
+// Bytes of GEMM workspace currently held by all threads (for the memory ledger).
+std::size_t gemm_workspace_bytes();
+
+// Sets the BLAS library's own thread count (OpenBLAS only; returns false when the BLAS has no
+// such control). gemm() needs 1 and sets it on first use; benchmarks that time BLAS called
+// directly raise it and put it back.
+bool set_blas_num_threads(int n);
 
 // Reference twin: triple loop with exact decode and fp32 (fp64 for fp64) accumulation. Test
 // oracle only.

@@ -1,0 +1,405 @@
+// GEMM with low-precision operands (gemm.h): the fp32/fp64 fast paths straight into OpenBLAS,
+// the panel path that up-converts fp16/bf16/fp8 K-blocks into per-thread fp32 workspace, the
+// tile planner that spreads C over mixtrain's pool, gemm_batched and the naive oracle.
+#include "kernels/cpu/gemm.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "numerics/convert.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+// OpenBLAS's thread control, declared weak so that another BLAS still links (then it is null).
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace mixtrain::kernels::cpu {
+namespace {
+
+using i64 = std::int64_t;
+
+// Below this many flops a GEMM runs on the calling thread: waking the pool costs ~10 us.
+constexpr double kParallelFlops = 4.0e6;
+
+std::atomic<std::size_t> g_workspace_bytes{0};
+
+// A per-thread float buffer that only grows; the ledger sees its size via gemm_workspace_bytes.
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { g_workspace_bytes -= v_.capacity() * sizeof(float); }
+  float* get(std::size_t n) {
+    if (n > v_.capacity()) {
+      const std::size_t before = v_.capacity();
+      v_.reserve(n);
+      g_workspace_bytes += (v_.capacity() - before) * sizeof(float);
+    }
+    return v_.data();  // reserve()d storage: written before it is read, never value-initialised
+  }
+
+ private:
+  std::vector<float> v_;
+};
+
+struct Workspace {
+  Buffer a, b, c;
+};
+
+Workspace& thread_workspace() {
+  thread_local Workspace ws;
+  return ws;
+}
+
+void blas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] { set_blas_num_threads(1); });
+}
+
+const unsigned char* at(const void* base, i64 row, i64 col, i64 ld, DType t) {
+  return static_cast<const unsigned char*>(base) +
+         static_cast<std::size_t>(row * ld + col) * size_of(t);
+}
+unsigned char* at(void* base, i64 row, i64 col, i64 ld, DType t) {
+  return static_cast<unsigned char*>(base) + static_cast<std::size_t>(row * ld + col) * size_of(t);
+}
+
+// Decodes `rows` runs of `len` elements (source row stride ld) into dst (row stride len). One
+// call when the runs are contiguous in the source. Runs stay far below the 65536-element grain of
+// numerics::decode, so it never re-enters the pool from a tile.
+void decode_rows(float* dst, const unsigned char* src, DType t, i64 rows, i64 len, i64 ld) {
+  if (rows <= 0 || len <= 0) return;
+  if (ld == len) {
+    numerics::decode(dst, src, t, static_cast<std::size_t>(rows * len));
+    return;
+  }
+  const std::size_t stride = static_cast<std::size_t>(ld) * size_of(t);
+  for (i64 r = 0; r < rows; ++r)
+    numerics::decode(dst + r * len, src + static_cast<std::size_t>(r) * stride, t,
+                     static_cast<std::size_t>(len));
+}
+
+void encode_rows(unsigned char* dst, DType t, i64 ld, const float* src, i64 rows, i64 len) {
+  if (ld == len) {
+    numerics::encode(dst, t, src, static_cast<std::size_t>(rows * len));
+    return;
+  }
+  const std::size_t stride = static_cast<std::size_t>(ld) * size_of(t);
+  for (i64 r = 0; r < rows; ++r)
+    numerics::encode(dst + static_cast<std::size_t>(r) * stride, t, src + r * len,
+                     static_cast<std::size_t>(len));
+}
+
+CBLAS_TRANSPOSE trans(bool t) { return t ? CblasTrans : CblasNoTrans; }
+
+struct Problem {
+  i64 M, N, K;
+  float alpha;  // alpha * sa * sb
+  GemmOperand A, B;
+  float beta;
+  GemmOutput C;
+};
+
+struct Tiling {
+  i64 tm, tn, nm, nn;
+  i64 tiles() const { return nm * nn; }
+};
+
+i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
+
+// Splits C into tiles no larger than max_m x max_n and into at least `threads` tiles when the
+// problem is worth it, splitting the longer tile side (so the operand that every tile re-packs
+// is the smaller one). Tile sides are multiples of 16, the width of sgemm's micro-kernels.
+Tiling plan(i64 M, i64 N, i64 K, i64 max_m, i64 max_n, int threads) {
+  i64 nm = ceil_div(M, max_m), nn = ceil_div(N, max_n);
+  const bool parallel = threads > 1 && 2.0 * double(M) * double(N) * double(K) >= kParallelFlops;
+  if (parallel) {
+    // Reach `threads` tiles, then round up to a multiple of it while tiles are few (balance).
+    for (;;) {
+      const i64 t = nm * nn;
+      if (t >= threads && (t % threads == 0 || t >= 4 * threads)) break;
+      const i64 tm = ceil_div(M, nm), tn = ceil_div(N, nn);
+      if (tm >= tn && tm >= 32)
+        ++nm;
+      else if (tn >= 32)
+        ++nn;
+      else if (tm >= 32)
+        ++nm;
+      else
+        break;
+    }
+  }
+  Tiling t{};
+  t.tm = std::min(M, round_up(ceil_div(M, nm), 16));
+  t.tn = std::min(N, round_up(ceil_div(N, nn), 16));
+  t.nm = ceil_div(M, t.tm);
+  t.nn = ceil_div(N, t.tn);
+  return t;
+}
+
+template <typename Fn>
+void for_each_tile(const Tiling& t, bool parallel, Fn&& fn) {
+  auto one = [&](i64 idx) {
+    const i64 bi = idx / t.nn, bj = idx % t.nn;
+    fn(bi * t.tm, bj * t.tn);
+  };
+  if (!parallel || t.tiles() == 1) {
+    for (i64 idx = 0; idx < t.tiles(); ++idx) one(idx);
+    return;
+  }
+  runtime::parallel_for_chunks(static_cast<std::size_t>(t.tiles()),
+                               [&](std::size_t c) { one(static_cast<i64>(c)); });
+}
+
+// fp32 x fp32 -> fp32: each tile is one sgemm on the caller's memory.
+void sgemm_tiles(const Problem& p, bool parallel) {
+  const Tiling t = plan(p.M, p.N, p.K, p.M, p.N, parallel ? runtime::num_threads() : 1);
+  const auto* a = static_cast<const float*>(p.A.data);
+  const auto* b = static_cast<const float*>(p.B.data);
+  auto* c = static_cast<float*>(p.C.data);
+  for_each_tile(t, parallel, [&](i64 i0, i64 j0) {
+    const i64 m = std::min(t.tm, p.M - i0), n = std::min(t.tn, p.N - j0);
+    const float* ap = p.A.transposed ? a + i0 : a + i0 * p.A.ld;
+    const float* bp = p.B.transposed ? b + j0 * p.B.ld : b + j0;
+    cblas_sgemm(CblasRowMajor, trans(p.A.transposed), trans(p.B.transposed), int(m), int(n),
+                int(p.K), p.alpha, ap, int(p.A.ld), bp, int(p.B.ld), p.beta, c + i0 * p.C.ld + j0,
+                int(p.C.ld));
+  });
+}
+
+void dgemm_tiles(const Problem& p, double alpha, double beta, bool parallel) {
+  const Tiling t = plan(p.M, p.N, p.K, p.M, p.N, parallel ? runtime::num_threads() : 1);
+  const auto* a = static_cast<const double*>(p.A.data);
+  const auto* b = static_cast<const double*>(p.B.data);
+  auto* c = static_cast<double*>(p.C.data);
+  for_each_tile(t, parallel, [&](i64 i0, i64 j0) {
+    const i64 m = std::min(t.tm, p.M - i0), n = std::min(t.tn, p.N - j0);
+    const double* ap = p.A.transposed ? a + i0 : a + i0 * p.A.ld;
+    const double* bp = p.B.transposed ? b + j0 * p.B.ld : b + j0;
+    cblas_dgemm(CblasRowMajor, trans(p.A.transposed), trans(p.B.transposed), int(m), int(n),
+                int(p.K), alpha, ap, int(p.A.ld), bp, int(p.B.ld), beta, c + i0 * p.C.ld + j0,
+                int(p.C.ld));
+  });
+}
+
+// The general path: any operand that is not fp32 is decoded K-block by K-block into fp32 panels
+// (exact for fp16/bf16/fp8), sgemm accumulates into C or, when C is not fp32, into an fp32 tile
+// that is rounded into C once at the end.
+void panel_tiles(const Problem& p, bool parallel) {
+  const bool conv_a = p.A.dtype != DType::fp32, conv_b = p.B.dtype != DType::fp32;
+  const bool conv_c = p.C.dtype != DType::fp32;
+  // K-blocking only pays for operands we convert; fp32 ones are read in place.
+  const i64 kb = (conv_a || conv_b) ? std::min(p.K, kGemmKBlock) : p.K;
+  const Tiling t =
+      plan(p.M, p.N, p.K, kGemmTileM, kGemmTileN, parallel ? runtime::num_threads() : 1);
+  for_each_tile(t, parallel, [&](i64 i0, i64 j0) {
+    const i64 m = std::min(t.tm, p.M - i0), n = std::min(t.tn, p.N - j0);
+    Workspace& ws = thread_workspace();
+    float* cp;
+    i64 ldc;
+    if (conv_c) {
+      cp = ws.c.get(static_cast<std::size_t>(m * n));
+      ldc = n;
+      if (p.beta != 0.0f) decode_rows(cp, at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, m, n,
+                                      p.C.ld);
+    } else {
+      cp = static_cast<float*>(p.C.data) + i0 * p.C.ld + j0;
+      ldc = p.C.ld;
+    }
+    float* wa = conv_a ? ws.a.get(static_cast<std::size_t>(m * kb)) : nullptr;
+    float* wb = conv_b ? ws.b.get(static_cast<std::size_t>(kb * n)) : nullptr;
+    for (i64 k0 = 0; k0 < p.K; k0 += kb) {
+      const i64 kc = std::min(kb, p.K - k0);
+      // op(A) block: rows i0..i0+m, cols k0..k0+kc. Panels keep the source's orientation.
+      const float* ap;
+      i64 lda;
+      if (!conv_a) {
+        ap = reinterpret_cast<const float*>(p.A.transposed ? at(p.A.data, k0, i0, p.A.ld, p.A.dtype)
+                                                           : at(p.A.data, i0, k0, p.A.ld, p.A.dtype));
+        lda = p.A.ld;
+      } else if (!p.A.transposed) {
+        decode_rows(wa, at(p.A.data, i0, k0, p.A.ld, p.A.dtype), p.A.dtype, m, kc, p.A.ld);
+        ap = wa;
+        lda = kc;
+      } else {
+        decode_rows(wa, at(p.A.data, k0, i0, p.A.ld, p.A.dtype), p.A.dtype, kc, m, p.A.ld);
+        ap = wa;
+        lda = m;
+      }
+      const float* bp;
+      i64 ldb;
+      if (!conv_b) {
+        bp = reinterpret_cast<const float*>(p.B.transposed ? at(p.B.data, j0, k0, p.B.ld, p.B.dtype)
+                                                           : at(p.B.data, k0, j0, p.B.ld, p.B.dtype));
+        ldb = p.B.ld;
+      } else if (!p.B.transposed) {
+        decode_rows(wb, at(p.B.data, k0, j0, p.B.ld, p.B.dtype), p.B.dtype, kc, n, p.B.ld);
+        bp = wb;
+        ldb = n;
+      } else {
+        decode_rows(wb, at(p.B.data, j0, k0, p.B.ld, p.B.dtype), p.B.dtype, n, kc, p.B.ld);
+        bp = wb;
+        ldb = kc;
+      }
+      cblas_sgemm(CblasRowMajor, trans(p.A.transposed), trans(p.B.transposed), int(m), int(n),
+                  int(kc), p.alpha, ap, int(lda), bp, int(ldb), k0 == 0 ? p.beta : 1.0f, cp,
+                  int(ldc));
+    }
+    if (conv_c) encode_rows(at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, p.C.ld, cp, m, n);
+  });
+}
+
+// K == 0: C = beta * C (beta == 0 writes zeros without reading C).
+void scale_c(i64 M, i64 N, float beta, const GemmOutput& C) {
+  std::vector<float> row(static_cast<std::size_t>(N));
+  for (i64 i = 0; i < M; ++i) {
+    unsigned char* dst = at(C.data, i, 0, C.ld, C.dtype);
+    if (C.dtype == DType::fp64) {
+      auto* d = reinterpret_cast<double*>(dst);
+      for (i64 j = 0; j < N; ++j) d[j] = beta == 0.0f ? 0.0 : double(beta) * d[j];
+      continue;
+    }
+    if (beta == 0.0f)
+      std::fill(row.begin(), row.end(), 0.0f);
+    else {
+      numerics::decode(row.data(), dst, C.dtype, row.size());
+      for (float& v : row) v *= beta;
+    }
+    numerics::encode(dst, C.dtype, row.data(), row.size());
+  }
+}
+
+void validate(i64 M, i64 N, i64 K, const GemmOperand& A, const GemmOperand& B,
+              const GemmOutput& C) {
+  check(M >= 0 && N >= 0 && K >= 0, "gemm: negative size");
+  const i64 lim = std::int64_t{1} << 31;
+  check(M < lim && N < lim && K < lim && A.ld < lim && B.ld < lim && C.ld < lim,
+        "gemm: size or leading dimension beyond the BLAS int range");
+  const i64 a_cols = A.transposed ? M : K, b_cols = B.transposed ? K : N;
+  check(A.ld >= std::max<i64>(1, a_cols), "gemm: A.ld " + std::to_string(A.ld) + " < " +
+                                              std::to_string(a_cols));
+  check(B.ld >= std::max<i64>(1, b_cols), "gemm: B.ld " + std::to_string(B.ld) + " < " +
+                                              std::to_string(b_cols));
+  check(C.ld >= std::max<i64>(1, N), "gemm: C.ld " + std::to_string(C.ld) + " < " +
+                                         std::to_string(N));
+}
+
+void gemm_impl(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const GemmOperand& B,
+               float beta, const GemmOutput& C, bool parallel) {
+  if (M == 0 || N == 0) return;
+  blas_single_threaded();
+  const double scaled = double(alpha) * double(A.scale_inv) * double(B.scale_inv);
+  if (K == 0) {
+    scale_c(M, N, beta, C);
+    return;
+  }
+  const Problem p{M, N, K, static_cast<float>(scaled), A, B, beta, C};
+  if (A.dtype == DType::fp64 && B.dtype == DType::fp64 && C.dtype == DType::fp64) {
+    dgemm_tiles(p, scaled, double(beta), parallel);
+  } else if (A.dtype == DType::fp32 && B.dtype == DType::fp32 && C.dtype == DType::fp32) {
+    sgemm_tiles(p, parallel);
+  } else {
+    panel_tiles(p, parallel);
+  }
+}
+
+}  // namespace
+
+std::size_t gemm_workspace_bytes() { return g_workspace_bytes.load(); }
+
+bool set_blas_num_threads(int n) {
+  if (openblas_set_num_threads == nullptr) return false;
+  openblas_set_num_threads(std::max(1, n));
+  return true;
+}
+
+void gemm(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const GemmOperand& B,
+          float beta, const GemmOutput& C) {
+  validate(M, N, K, A, B, C);
+  gemm_impl(M, N, K, alpha, A, B, beta, C, true);
+}
+
+void gemm_batched(i64 batch, i64 M, i64 N, i64 K, float alpha, const GemmOperand& A,
+                  i64 stride_a, const GemmOperand& B, i64 stride_b, float beta, const GemmOutput& C,
+                  i64 stride_c) {
+  check(batch >= 0, "gemm_batched: negative batch");
+  validate(M, N, K, A, B, C);
+  if (batch == 0) return;
+  auto item = [&](i64 b, bool parallel) {
+    GemmOperand a = A, bb = B;
+    GemmOutput c = C;
+    a.data = at(A.data, b, 0, stride_a, A.dtype);
+    bb.data = at(B.data, b, 0, stride_b, B.dtype);
+    c.data = at(C.data, b, 0, stride_c, C.dtype);
+    gemm_impl(M, N, K, alpha, a, bb, beta, c, parallel);
+  };
+  const int threads = runtime::num_threads();
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  // Many items (attention's B*H heads) or small ones: one item per task, each single-threaded.
+  // Few large items: one after the other, each spread over the pool.
+  if (batch >= threads || flops < kParallelFlops) {
+    runtime::parallel_for(static_cast<std::size_t>(batch), 1, [&](std::size_t b0, std::size_t b1) {
+      for (std::size_t b = b0; b < b1; ++b) item(static_cast<i64>(b), false);
+    });
+  } else {
+    for (i64 b = 0; b < batch; ++b) item(b, true);
+  }
+}
+
+void gemm_naive(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const GemmOperand& B,
+                float beta, const GemmOutput& C) {
+  validate(M, N, K, A, B, C);
+  auto load = [](const GemmOperand& X, i64 rows, i64 cols) {
+    // Stored shape: (rows, cols) with leading dimension X.ld.
+    std::vector<double> v(static_cast<std::size_t>(rows * cols));
+    std::vector<double> tmp(static_cast<std::size_t>(cols));
+    for (i64 r = 0; r < rows; ++r) {
+      numerics::decode(tmp.data(), at(X.data, r, 0, X.ld, X.dtype), X.dtype, tmp.size());
+      std::copy(tmp.begin(), tmp.end(), v.begin() + r * cols);
+    }
+    return v;
+  };
+  const i64 a_rows = A.transposed ? K : M, a_cols = A.transposed ? M : K;
+  const i64 b_rows = B.transposed ? N : K, b_cols = B.transposed ? K : N;
+  const std::vector<double> a = load(A, a_rows, a_cols), b = load(B, b_rows, b_cols);
+  auto ael = [&](i64 i, i64 k) { return A.transposed ? a[k * a_cols + i] : a[i * a_cols + k]; };
+  auto bel = [&](i64 k, i64 j) { return B.transposed ? b[j * b_cols + k] : b[k * b_cols + j]; };
+  const bool all64 = A.dtype == DType::fp64 && B.dtype == DType::fp64 && C.dtype == DType::fp64;
+  const double scaled = double(alpha) * double(A.scale_inv) * double(B.scale_inv);
+  std::vector<double> crow(static_cast<std::size_t>(N));
+  std::vector<float> crow32(static_cast<std::size_t>(N));
+  for (i64 i = 0; i < M; ++i) {
+    unsigned char* dst = at(C.data, i, 0, C.ld, C.dtype);
+    if (beta != 0.0f) numerics::decode(crow.data(), dst, C.dtype, crow.size());
+    for (i64 j = 0; j < N; ++j) {
+      if (all64) {
+        double acc = 0.0;
+        for (i64 k = 0; k < K; ++k) acc += ael(i, k) * bel(k, j);
+        crow[static_cast<std::size_t>(j)] =
+            scaled * acc + (beta != 0.0f ? double(beta) * crow[static_cast<std::size_t>(j)] : 0.0);
+      } else {
+        // fp32 operands (fp64 ones rounded), fp32 accumulation, fp32 epilogue.
+        float acc = 0.0f;
+        for (i64 k = 0; k < K; ++k)
+          acc += static_cast<float>(ael(i, k)) * static_cast<float>(bel(k, j));
+        const float cold = static_cast<float>(crow[static_cast<std::size_t>(j)]);
+        crow32[static_cast<std::size_t>(j)] =
+            static_cast<float>(scaled) * acc + (beta != 0.0f ? beta * cold : 0.0f);
+      }
+    }
+    if (all64)
+      std::memcpy(dst, crow.data(), crow.size() * sizeof(double));
+    else
+      numerics::encode(dst, C.dtype, crow32.data(), crow32.size());
+  }
+}
+
+}  // namespace mixtrain::kernels::cpu

@@ -1,0 +1,97 @@
+// Timing harness behind gemm_bench.h. Operands are built once per call, outside the timed
+// region; each timed run is one full GEMM.
+#include "kernels/cpu/gemm_bench.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/gemm.h"
+#include "numerics/convert.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace mixtrain::kernels::cpu {
+namespace {
+
+std::vector<float> random_fp32(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(gen);
+  return v;
+}
+
+template <typename Fn>
+GemmBenchResult time_it(std::int64_t m, std::int64_t n, std::int64_t k, int repeats, Fn&& fn) {
+  check(m > 0 && n > 0 && k > 0, "bench gemm: sizes must be positive");
+  check(repeats >= 1, "bench gemm: repeats must be >= 1");
+  fn();
+  fn();
+  std::vector<double> ms;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    const auto t1 = std::chrono::steady_clock::now();
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const std::size_t h = ms.size() / 2;
+  const double med = ms.size() % 2 ? ms[h] : 0.5 * (ms[h - 1] + ms[h]);
+  return {med, 2.0 * double(m) * double(n) * double(k) / (med * 1e6)};
+}
+
+struct Stored {
+  std::vector<unsigned char> bytes;
+  float scale_inv = 1.0f;
+};
+
+Stored store(const std::vector<float>& x, DType t) {
+  Stored s;
+  s.bytes.resize(x.size() * size_of(t));
+  numerics::ConvertOptions opt;
+  if (t == DType::e4m3 || t == DType::e5m2) {
+    float amax = 0.0f;
+    for (float v : x) amax = std::max(amax, std::fabs(v));
+    const double scale = numerics::max_value(numerics::spec(t)) / double(amax);
+    opt.scale = scale;
+    s.scale_inv = static_cast<float>(1.0 / scale);
+  }
+  numerics::encode(s.bytes.data(), t, x.data(), x.size(), opt);
+  return s;
+}
+
+}  // namespace
+
+GemmBenchResult bench_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType dtype,
+                           int repeats) {
+  check(m > 0 && n > 0 && k > 0, "bench gemm: sizes must be positive");
+  const auto sa = store(random_fp32(static_cast<std::size_t>(m * k), 1), dtype);
+  const auto sb = store(random_fp32(static_cast<std::size_t>(k * n), 2), dtype);
+  std::vector<float> c(static_cast<std::size_t>(m * n));
+  const GemmOperand A{sa.bytes.data(), dtype, k, false, sa.scale_inv};
+  const GemmOperand B{sb.bytes.data(), dtype, n, false, sb.scale_inv};
+  const GemmOutput C{c.data(), DType::fp32, n};
+  return time_it(m, n, k, repeats, [&] { gemm(m, n, k, 1.0f, A, B, 0.0f, C); });
+}
+
+GemmBenchResult direct_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) {
+  check(m > 0 && n > 0 && k > 0, "bench gemm: sizes must be positive");
+  const auto a = random_fp32(static_cast<std::size_t>(m * k), 1);
+  const auto b = random_fp32(static_cast<std::size_t>(k * n), 2);
+  std::vector<float> c(static_cast<std::size_t>(m * n));
+  set_blas_num_threads(runtime::num_threads());
+  const GemmBenchResult r = time_it(m, n, k, repeats, [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(n), int(k), 1.0f, a.data(),
+                int(k), b.data(), int(n), 0.0f, c.data(), int(n));
+  });
+  set_blas_num_threads(1);
+  return r;
+}
+
+}  // namespace mixtrain::kernels::cpu
