@@ -218,6 +218,66 @@ std::uint32_t encode_bf16_nearest(void* dst, const float* src, std::size_t n, co
   return result;
 }
 
+
+// 8-bit formats, round to nearest even, 32 values per iteration. Normal results round with the
+// integer add-and-shift trick and rebias; subnormal results come from one float addition of a
+// magic constant whose ulp is the target's subnormal spacing (the FPU rounds to nearest even),
+// so the result is exact without variable shifts. Overflow and NaN are fixed by blends.
+std::uint32_t encode_fp8_nearest(void* dst, const float* src, std::size_t n, const EncodeArgs& a) {
+  const FormatSpec& f = *a.format;
+  const int m = f.mantissa_bits;
+  const int emin = f.min_exponent();
+  const __m128i shift = _mm_cvtsi32_si128(23 - m);
+  const __m256i round_bias = set1((1U << (22 - m)) - 1U);
+  const __m256i rebias = set1(static_cast<std::uint32_t>(127 - f.bias) << m);
+  const __m256i min_normal = set1(static_cast<std::uint32_t>(emin + 127) << 23);
+  const __m256 magic = _mm256_castsi256_ps(set1(static_cast<std::uint32_t>(emin - m + 23 + 127) << 23));
+  const __m256i max_code = set1(static_cast<std::uint32_t>(f.max_code()));
+  const __m256i ovf = set1(static_cast<std::uint32_t>(overflow_code(f, a.overflow)));
+  const __m256i nan_code = set1(static_cast<std::uint32_t>(f.has_nan() ? f.nan_code() : 0));
+  const __m256i abs_mask = set1(0x7FFFFFFFU);
+  const __m256i exp_inf = set1(0x7F800000U);
+  const __m256i one = set1(1);
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  const bool has_nan = f.has_nan();
+  __m256i amax = _mm256_setzero_si256();
+  auto encode8 = [&](const float* p) {
+    __m256 x = _mm256_loadu_ps(p);
+    amax = _mm256_max_epi32(amax, _mm256_and_si256(_mm256_castps_si256(x), abs_mask));
+    if (a.scaled) x = _mm256_mul_ps(x, scale);
+    const __m256i xb = _mm256_castps_si256(x);
+    const __m256i mag = _mm256_and_si256(xb, abs_mask);
+    const __m256i odd = _mm256_and_si256(_mm256_srl_epi32(mag, shift), one);
+    const __m256i normal = _mm256_sub_epi32(
+        _mm256_srl_epi32(_mm256_add_epi32(mag, _mm256_add_epi32(round_bias, odd)), shift), rebias);
+    const __m256 sub_f = _mm256_add_ps(_mm256_castsi256_ps(mag), magic);
+    const __m256i sub = _mm256_sub_epi32(_mm256_castps_si256(sub_f), _mm256_castps_si256(magic));
+    __m256i code = _mm256_blendv_epi8(normal, sub, _mm256_cmpgt_epi32(min_normal, mag));
+    code = _mm256_blendv_epi8(code, ovf, _mm256_cmpgt_epi32(code, max_code));
+    const __m256i sign = _mm256_srli_epi32(_mm256_andnot_si256(abs_mask, xb), 24);
+    code = _mm256_or_si256(code, sign);
+    const __m256i nan_val = has_nan ? _mm256_or_si256(nan_code, sign) : _mm256_setzero_si256();
+    return _mm256_blendv_epi8(code, nan_val, _mm256_cmpgt_epi32(mag, exp_inf));
+  };
+  auto* out = static_cast<std::uint8_t*>(dst);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i c0 = encode8(src + i), c1 = encode8(src + i + 8);
+    const __m256i c2 = encode8(src + i + 16), c3 = encode8(src + i + 24);
+    const __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(c0, c1), _mm256_packus_epi32(c2, c3));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_permutevar8x32_epi32(bytes, order));
+  }
+  std::uint32_t result = hmax_epi32(amax);
+  if (i < n) {
+    EncodeArgs tail = a;
+    tail.index0 = a.index0 + i;
+    const std::uint32_t t = encode_f32_scalar(out + i, src + i, n - i, tail);
+    result = t > result ? t : result;
+  }
+  return result;
+}
+
 std::uint32_t encode_f32_avx2(void* dst, const float* src, std::size_t n, const EncodeArgs& a) {
   const DType t = a.format->dtype;
   if (t == DType::fp16 && a.rounding == Rounding::nearest)
@@ -225,6 +285,8 @@ std::uint32_t encode_f32_avx2(void* dst, const float* src, std::size_t n, const 
   if (t == DType::fp16 && a.rounding == Rounding::toward_zero)
     return encode_fp16_f16c<_MM_FROUND_TO_ZERO>(dst, src, n, a);
   if (t == DType::bf16 && a.rounding == Rounding::nearest) return encode_bf16_nearest(dst, src, n, a);
+  if (a.format->bits() == 8 && a.rounding == Rounding::nearest)
+    return encode_fp8_nearest(dst, src, n, a);
   switch (a.rounding) {
     case Rounding::nearest: return encode_generic_v<Rounding::nearest>(dst, src, n, a);
     case Rounding::toward_zero: return encode_generic_v<Rounding::toward_zero>(dst, src, n, a);
@@ -235,6 +297,36 @@ std::uint32_t encode_f32_avx2(void* dst, const float* src, std::size_t n, const 
 
 void decode_f32_avx2(float* dst, const void* src, std::size_t n, const FormatSpec& f) {
   std::size_t i = 0;
+  if (f.dtype == DType::e5m2) {
+    // e5m2 is the top byte of an fp16 with the same bias: shift and let F16C decode.
+    const auto* in = static_cast<const std::uint8_t*>(src);
+    for (; i + 8 <= n; i += 8) {
+      const __m128i w = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i)));
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_slli_epi16(w, 8)));
+    }
+    decode_f32_scalar(dst + i, in + i, n - i, f);
+    return;
+  }
+  if (f.dtype == DType::e4m3) {
+    // The magnitude placed in fp16 position is exact (subnormals included) at a bias of 15
+    // instead of 7; one multiply by 2^8 rebiases. S.1111.111 is NaN.
+    const auto* in = static_cast<const std::uint8_t*>(src);
+    const __m256 rebias = _mm256_set1_ps(256.0f);
+    const __m256i nan_mag = _mm256_set1_epi32(0x7F);
+    const __m256i qnan = _mm256_set1_epi32(0x7FC00000);
+    for (; i + 8 <= n; i += 8) {
+      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i));
+      const __m128i mag16 = _mm_slli_epi16(_mm_and_si128(_mm_cvtepu8_epi16(b), _mm_set1_epi16(0x7F)), 7);
+      const __m256 v = _mm256_mul_ps(_mm256_cvtph_ps(mag16), rebias);
+      const __m256i c = _mm256_cvtepu8_epi32(b);
+      const __m256i sign = _mm256_slli_epi32(_mm256_srli_epi32(c, 7), 31);
+      const __m256i is_nan = _mm256_cmpeq_epi32(_mm256_and_si256(c, nan_mag), nan_mag);
+      const __m256i bits = _mm256_blendv_epi8(_mm256_castps_si256(v), qnan, is_nan);
+      _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_or_si256(bits, sign)));
+    }
+    decode_f32_scalar(dst + i, in + i, n - i, f);
+    return;
+  }
   if (f.bits() == 8) {
     const float* table = decode_table8(f.dtype);
     const auto* in = static_cast<const std::uint8_t*>(src);

@@ -18,8 +18,16 @@ const float* decode_table8(DType t) {
     for (DType d : kAllDTypes) {
       const auto& f = spec(d);
       if (f.bits() != 8) continue;
-      for (int c = 0; c < 256; ++c)
-        tables[static_cast<int>(d)][c] = decode_f32(static_cast<std::uint64_t>(c), f);
+      for (int c = 0; c < 256; ++c) {
+        // e5m2 NaNs decode through fp16 (quieted, payload kept) like the F16C path; other
+        // NaNs become the canonical quiet NaN with their sign, like the AVX2 e4m3 path.
+        const auto code = static_cast<std::uint64_t>(c);
+        float v = d == DType::e5m2 ? fp16_to_f32(static_cast<std::uint16_t>(c << 8))
+                                   : decode_f32(code, f);
+        if (d != DType::e5m2 && is_nan_code(code, f))
+          v = std::bit_cast<float>(0x7FC00000U | (c & 0x80 ? 0x80000000U : 0U));
+        tables[static_cast<int>(d)][c] = v;
+      }
     }
   });
   return tables[static_cast<int>(t)].data();
