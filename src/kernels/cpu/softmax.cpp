@@ -1,0 +1,198 @@
+// Softmax family kernels (softmax.h). Each row is independent: max, exp-sum and the
+// normalisation happen while the row is in L1; rows are spread over the pool in fixed blocks.
+#include "kernels/cpu/softmax.h"
+
+#include <cmath>
+#include <string>
+
+#include "kernels/cpu/parallel_rows.h"
+#include "kernels/cpu/vec_math.h"
+#include "runtime/error.h"
+
+namespace mixtrain::kernels::cpu {
+namespace {
+
+using i64 = std::int64_t;
+
+template <typename T>
+T row_sum_exp(const T* x, T m, i64 C) {
+  T acc[8] = {};
+  i64 i = 0;
+  for (; i + 8 <= C; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += vec::exp(x[i + l] - m);
+  for (; i < C; ++i) acc[0] += vec::exp(x[i] - m);
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+template <typename T>
+void check_labels(const std::int64_t* labels, i64 N, i64 C) {
+  for (i64 i = 0; i < N; ++i)
+    check(labels[i] >= 0 && labels[i] < C, "cross_entropy: label " + std::to_string(labels[i]) +
+                                               " at row " + std::to_string(i) + " outside [0, " +
+                                               std::to_string(C) + ")");
+}
+
+}  // namespace
+
+template <typename T>
+void softmax_forward(T* y, const T* x, i64 N, i64 C) {
+  if (C <= 0) return;
+  detail::for_rows(N, C, [&](i64 n) {
+    const T* xr = x + n * C;
+    T* yr = y + n * C;
+    const T m = vec::max(xr, C);
+    for (i64 c = 0; c < C; ++c) yr[c] = vec::exp(xr[c] - m);
+    const T inv = T(1) / vec::sum(yr, C);
+    for (i64 c = 0; c < C; ++c) yr[c] *= inv;
+  });
+}
+
+template <typename T>
+void softmax_backward(T* dx, const T* dy, const T* y, i64 N, i64 C) {
+  detail::for_rows(N, C, [&](i64 n) {
+    const T* dyr = dy + n * C;
+    const T* yr = y + n * C;
+    T* dxr = dx + n * C;
+    const T s = vec::dot(dyr, yr, C);
+    for (i64 c = 0; c < C; ++c) dxr[c] = yr[c] * (dyr[c] - s);
+  });
+}
+
+template <typename T>
+void log_softmax_forward(T* y, const T* x, i64 N, i64 C) {
+  if (C <= 0) return;
+  detail::for_rows(N, C, [&](i64 n) {
+    const T* xr = x + n * C;
+    T* yr = y + n * C;
+    const T m = vec::max(xr, C);
+    const T shift = m + std::log(row_sum_exp(xr, m, C));
+    for (i64 c = 0; c < C; ++c) yr[c] = xr[c] - shift;
+  });
+}
+
+template <typename T>
+void log_softmax_backward(T* dx, const T* dy, const T* y, i64 N, i64 C) {
+  detail::for_rows(N, C, [&](i64 n) {
+    const T* dyr = dy + n * C;
+    const T* yr = y + n * C;
+    T* dxr = dx + n * C;
+    const T s = vec::sum(dyr, C);
+    for (i64 c = 0; c < C; ++c) dxr[c] = dyr[c] - vec::exp(yr[c]) * s;
+  });
+}
+
+template <typename T>
+T cross_entropy_forward(T* lse, const T* logits, const std::int64_t* labels, i64 N, i64 C) {
+  check_labels<T>(labels, N, C);
+  detail::for_rows(N, C, [&](i64 n) {
+    const T* xr = logits + n * C;
+    const T m = vec::max(xr, C);
+    lse[n] = m + std::log(row_sum_exp(xr, m, C));
+  });
+  double total = 0.0;
+  for (i64 n = 0; n < N; ++n) total += double(lse[n]) - double(logits[n * C + labels[n]]);
+  return N > 0 ? static_cast<T>(total / double(N)) : T(0);
+}
+
+template <typename T>
+void cross_entropy_backward(T* dlogits, const T* logits, const T* lse, const std::int64_t* labels,
+                            T dloss, i64 N, i64 C) {
+  check_labels<T>(labels, N, C);
+  const T g = dloss / static_cast<T>(N);
+  detail::for_rows(N, C, [&](i64 n) {
+    const T* xr = logits + n * C;
+    T* dr = dlogits + n * C;
+    const T l = lse[n];
+    for (i64 c = 0; c < C; ++c) dr[c] = g * vec::exp(xr[c] - l);
+    dr[labels[n]] -= g;
+  });
+}
+
+// ---- naive twins ----
+
+template <typename T>
+void softmax_forward_naive(T* y, const T* x, i64 N, i64 C) {
+  for (i64 n = 0; n < N; ++n) {
+    T m = x[n * C];
+    for (i64 c = 1; c < C; ++c) m = std::max(m, x[n * C + c]);
+    T s = 0;
+    for (i64 c = 0; c < C; ++c) s += std::exp(x[n * C + c] - m);
+    for (i64 c = 0; c < C; ++c) y[n * C + c] = std::exp(x[n * C + c] - m) / s;
+  }
+}
+
+template <typename T>
+void softmax_backward_naive(T* dx, const T* dy, const T* y, i64 N, i64 C) {
+  for (i64 n = 0; n < N; ++n) {
+    T s = 0;
+    for (i64 c = 0; c < C; ++c) s += dy[n * C + c] * y[n * C + c];
+    for (i64 c = 0; c < C; ++c) dx[n * C + c] = y[n * C + c] * (dy[n * C + c] - s);
+  }
+}
+
+template <typename T>
+void log_softmax_forward_naive(T* y, const T* x, i64 N, i64 C) {
+  for (i64 n = 0; n < N; ++n) {
+    T m = x[n * C];
+    for (i64 c = 1; c < C; ++c) m = std::max(m, x[n * C + c]);
+    T s = 0;
+    for (i64 c = 0; c < C; ++c) s += std::exp(x[n * C + c] - m);
+    const T l = std::log(s);
+    for (i64 c = 0; c < C; ++c) y[n * C + c] = x[n * C + c] - m - l;
+  }
+}
+
+template <typename T>
+void log_softmax_backward_naive(T* dx, const T* dy, const T* y, i64 N, i64 C) {
+  for (i64 n = 0; n < N; ++n) {
+    T s = 0;
+    for (i64 c = 0; c < C; ++c) s += dy[n * C + c];
+    for (i64 c = 0; c < C; ++c) dx[n * C + c] = dy[n * C + c] - std::exp(y[n * C + c]) * s;
+  }
+}
+
+template <typename T>
+T cross_entropy_forward_naive(T* lse, const T* logits, const std::int64_t* labels, i64 N, i64 C) {
+  check_labels<T>(labels, N, C);
+  double total = 0.0;
+  for (i64 n = 0; n < N; ++n) {
+    T m = logits[n * C];
+    for (i64 c = 1; c < C; ++c) m = std::max(m, logits[n * C + c]);
+    T s = 0;
+    for (i64 c = 0; c < C; ++c) s += std::exp(logits[n * C + c] - m);
+    lse[n] = m + std::log(s);
+    total += double(lse[n]) - double(logits[n * C + labels[n]]);
+  }
+  return N > 0 ? static_cast<T>(total / double(N)) : T(0);
+}
+
+template <typename T>
+void cross_entropy_backward_naive(T* dlogits, const T* logits, const T* lse,
+                                  const std::int64_t* labels, T dloss, i64 N, i64 C) {
+  check_labels<T>(labels, N, C);
+  for (i64 n = 0; n < N; ++n)
+    for (i64 c = 0; c < C; ++c)
+      dlogits[n * C + c] = dloss / static_cast<T>(N) *
+                           (std::exp(logits[n * C + c] - lse[n]) - (c == labels[n] ? T(1) : T(0)));
+}
+
+#define MIXTRAIN_SOFTMAX_INSTANTIATE(T)                                                          \
+  template void softmax_forward<T>(T*, const T*, i64, i64);                                     \
+  template void softmax_backward<T>(T*, const T*, const T*, i64, i64);                          \
+  template void log_softmax_forward<T>(T*, const T*, i64, i64);                                 \
+  template void log_softmax_backward<T>(T*, const T*, const T*, i64, i64);                      \
+  template T cross_entropy_forward<T>(T*, const T*, const std::int64_t*, i64, i64);             \
+  template void cross_entropy_backward<T>(T*, const T*, const T*, const std::int64_t*, T, i64,  \
+                                          i64);                                                 \
+  template void softmax_forward_naive<T>(T*, const T*, i64, i64);                               \
+  template void softmax_backward_naive<T>(T*, const T*, const T*, i64, i64);                    \
+  template void log_softmax_forward_naive<T>(T*, const T*, i64, i64);                           \
+  template void log_softmax_backward_naive<T>(T*, const T*, const T*, i64, i64);                \
+  template T cross_entropy_forward_naive<T>(T*, const T*, const std::int64_t*, i64, i64);       \
+  template void cross_entropy_backward_naive<T>(T*, const T*, const T*, const std::int64_t*, T, \
+                                                i64, i64);
+MIXTRAIN_SOFTMAX_INSTANTIATE(float)
+MIXTRAIN_SOFTMAX_INSTANTIATE(double)
+#undef MIXTRAIN_SOFTMAX_INSTANTIATE
+
+}  // namespace mixtrain::kernels::cpu

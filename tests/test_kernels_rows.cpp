@@ -1,0 +1,201 @@
+// Tests for the row kernels: softmax, log_softmax, cross-entropy, layer_norm and bias+activation.
+// Optimised kernels against their naive twins (fp32 and fp64), backward kernels against central
+// finite differences in fp64.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/bias_act.h"
+#include "kernels/cpu/layernorm.h"
+#include "kernels/cpu/softmax.h"
+#include "kernels/cpu/vec_math.h"
+#include "kernels_test_util.h"
+#include "runtime/error.h"
+
+namespace {
+
+namespace kc = mixtrain::kernels::cpu;
+using ktest::expect_close;
+using ktest::rnd;
+using i64 = std::int64_t;
+
+TEST(VecMath, ExpWithinTwoUlp) {
+  for (float x = -87.0f; x < 88.0f; x += 0.0137f) {
+    const float got = kc::vec::exp(x), ref = std::exp(x);
+    ASSERT_LE(std::fabs(got - ref), 2.5e-7f * ref) << x;
+  }
+  EXPECT_EQ(kc::vec::exp(-100.0f), 0.0f);
+  EXPECT_EQ(kc::vec::exp(0.0f), 1.0f);
+  EXPECT_TRUE(std::isnan(kc::vec::exp(std::nanf(""))));
+}
+
+template <typename T>
+void softmax_vs_naive(i64 N, i64 C, double rtol, double atol) {
+  std::mt19937 g(unsigned(N * 131 + C));
+  auto x = rnd<T>(N * C, g, -8, 8), dy = rnd<T>(N * C, g);
+  std::vector<T> y(N * C), y0(N * C), dx(N * C), dx0(N * C);
+  kc::softmax_forward(y.data(), x.data(), N, C);
+  kc::softmax_forward_naive(y0.data(), x.data(), N, C);
+  expect_close(y, y0, rtol, atol, "softmax");
+  kc::softmax_backward(dx.data(), dy.data(), y0.data(), N, C);
+  kc::softmax_backward_naive(dx0.data(), dy.data(), y0.data(), N, C);
+  expect_close(dx, dx0, rtol, atol, "softmax_backward");
+  kc::log_softmax_forward(y.data(), x.data(), N, C);
+  kc::log_softmax_forward_naive(y0.data(), x.data(), N, C);
+  expect_close(y, y0, rtol, atol * 10, "log_softmax");
+  kc::log_softmax_backward(dx.data(), dy.data(), y0.data(), N, C);
+  kc::log_softmax_backward_naive(dx0.data(), dy.data(), y0.data(), N, C);
+  expect_close(dx, dx0, rtol, atol * 10, "log_softmax_backward");
+  std::vector<std::int64_t> labels(N);
+  for (i64 n = 0; n < N; ++n) labels[n] = (n * 7) % C;
+  std::vector<T> lse(N), lse0(N);
+  const T l = kc::cross_entropy_forward(lse.data(), x.data(), labels.data(), N, C);
+  const T l0 = kc::cross_entropy_forward_naive(lse0.data(), x.data(), labels.data(), N, C);
+  EXPECT_NEAR(l, l0, atol * 10 + rtol * std::fabs(l0));
+  expect_close(lse, lse0, rtol, atol, "lse");
+  kc::cross_entropy_backward(dx.data(), x.data(), lse0.data(), labels.data(), T(2), N, C);
+  kc::cross_entropy_backward_naive(dx0.data(), x.data(), lse0.data(), labels.data(), T(2), N, C);
+  expect_close(dx, dx0, rtol, atol, "cross_entropy_backward");
+}
+
+TEST(Softmax, MatchesNaive) {
+  for (i64 C : {1, 7, 33, 1000})
+    for (i64 N : {1, 37, 300}) {
+      softmax_vs_naive<float>(N, C, 2e-6, 1e-7);
+      softmax_vs_naive<double>(N, C, 1e-13, 1e-15);
+    }
+}
+
+TEST(Softmax, StableForLargeLogits) {
+  std::vector<float> x = {1000.0f, 1000.0f, -1000.0f}, y(3);
+  kc::softmax_forward(y.data(), x.data(), 1, 3);
+  EXPECT_FLOAT_EQ(y[0], 0.5f);
+  EXPECT_FLOAT_EQ(y[2], 0.0f);
+  kc::log_softmax_forward(y.data(), x.data(), 1, 3);
+  EXPECT_NEAR(y[0], -std::log(2.0f), 1e-4);  // 1000 + log 2 has ulp 6e-5 in fp32
+}
+
+TEST(Softmax, GradientsMatchFiniteDifferences) {
+  std::mt19937 g(3);
+  const i64 N = 3, C = 5;
+  auto x = rnd(N * C, g, -2, 2);
+  const auto w = rnd(N * C, g);
+  std::vector<double> y(N * C), dx(N * C);
+  kc::softmax_forward(y.data(), x.data(), N, C);
+  kc::softmax_backward(dx.data(), w.data(), y.data(), N, C);
+  ktest::expect_grad(x, dx, [&] {
+    kc::softmax_forward(y.data(), x.data(), N, C);
+    return ktest::weighted(y, w);
+  }, "softmax");
+  kc::log_softmax_forward(y.data(), x.data(), N, C);
+  kc::log_softmax_backward(dx.data(), w.data(), y.data(), N, C);
+  ktest::expect_grad(x, dx, [&] {
+    kc::log_softmax_forward(y.data(), x.data(), N, C);
+    return ktest::weighted(y, w);
+  }, "log_softmax");
+  const std::vector<std::int64_t> labels = {4, 0, 2};
+  std::vector<double> lse(N);
+  kc::cross_entropy_forward(lse.data(), x.data(), labels.data(), N, C);
+  kc::cross_entropy_backward(dx.data(), x.data(), lse.data(), labels.data(), 1.0, N, C);
+  ktest::expect_grad(x, dx, [&] {
+    return kc::cross_entropy_forward(lse.data(), x.data(), labels.data(), N, C);
+  }, "cross_entropy");
+}
+
+TEST(Softmax, CrossEntropyRejectsBadLabels) {
+  std::vector<float> x(6), lse(2);
+  const std::vector<std::int64_t> labels = {0, 3};
+  EXPECT_THROW(kc::cross_entropy_forward(lse.data(), x.data(), labels.data(), 2, 3),
+               mixtrain::Error);
+}
+
+template <typename T>
+void layer_norm_vs_naive(i64 N, i64 C, bool affine, double rtol, double atol) {
+  std::mt19937 g(unsigned(N + C));
+  const auto x = rnd<T>(N * C, g, -3, 3), gm = rnd<T>(C, g), bt = rnd<T>(C, g),
+             d = rnd<T>(N * C, g);
+  std::vector<T> o(N * C), o0(N * C), m(N), m0(N), r(N), r0(N);
+  const T* gp = affine ? gm.data() : nullptr;
+  const T* bp = affine ? bt.data() : nullptr;
+  kc::layer_norm_forward(o.data(), m.data(), r.data(), x.data(), gp, bp, N, C, T(1e-5));
+  kc::layer_norm_forward_naive(o0.data(), m0.data(), r0.data(), x.data(), gp, bp, N, C, T(1e-5));
+  expect_close(o, o0, rtol, atol, "layer_norm");
+  expect_close(r, r0, rtol, atol, "rstd");
+  std::vector<T> dx(N * C), dx0(N * C), dg(C), dg0(C), db(C), db0(C);
+  kc::layer_norm_backward(dx.data(), dg.data(), db.data(), d.data(), x.data(), m0.data(), r0.data(),
+                          gp, N, C);
+  kc::layer_norm_backward_naive(dx0.data(), dg0.data(), db0.data(), d.data(), x.data(), m0.data(),
+                                r0.data(), gp, N, C);
+  expect_close(dx, dx0, rtol, atol, "layer_norm dx");
+  expect_close(dg, dg0, rtol, atol * double(N), "dgamma");
+  expect_close(db, db0, rtol, atol * double(N), "dbeta");
+}
+
+TEST(LayerNorm, MatchesNaive) {
+  for (i64 C : {1, 7, 33, 768})
+    for (i64 N : {1, 19, 200})
+      for (bool affine : {true, false}) {
+        layer_norm_vs_naive<float>(N, C, affine, 1e-5, 1e-5);
+        layer_norm_vs_naive<double>(N, C, affine, 1e-12, 1e-12);
+      }
+}
+
+TEST(LayerNorm, GradientsMatchFiniteDifferences) {
+  std::mt19937 g(5);
+  const i64 N = 4, C = 6;
+  auto x = rnd(N * C, g, -2, 2), gm = rnd(C, g), bt = rnd(C, g);
+  const auto w = rnd(N * C, g);
+  std::vector<double> o(N * C), m(N), r(N), dx(N * C), dg(C), db(C);
+  auto loss = [&] {
+    kc::layer_norm_forward(o.data(), m.data(), r.data(), x.data(), gm.data(), bt.data(), N, C, 1e-5);
+    return ktest::weighted(o, w);
+  };
+  loss();
+  kc::layer_norm_backward(dx.data(), dg.data(), db.data(), w.data(), x.data(), m.data(), r.data(),
+                          gm.data(), N, C);
+  ktest::expect_grad(x, dx, loss, "layer_norm dx");
+  ktest::expect_grad(gm, dg, loss, "layer_norm dgamma");
+  ktest::expect_grad(bt, db, loss, "layer_norm dbeta");
+}
+
+TEST(BiasAct, MatchesNaiveAndFiniteDifferences) {
+  for (auto act : {kc::Activation::identity, kc::Activation::relu, kc::Activation::gelu}) {
+    std::mt19937 g(7);
+    for (i64 C : {1, 7, 33, 1024}) {
+      const i64 N = 13;
+      const auto x = rnd<float>(N * C, g, -4, 4), b = rnd<float>(C, g), d = rnd<float>(N * C, g);
+      std::vector<float> o(N * C), o0(N * C), dx(N * C), dx0(N * C), db(C), db0(C);
+      kc::bias_act_forward(o.data(), x.data(), b.data(), N, C, act);
+      kc::bias_act_forward_naive(o0.data(), x.data(), b.data(), N, C, act);
+      expect_close(o, o0, 1e-6, 1e-6, "bias_act");
+      kc::bias_act_backward(dx.data(), db.data(), d.data(), x.data(), b.data(), N, C, act);
+      kc::bias_act_backward_naive(dx0.data(), db0.data(), d.data(), x.data(), b.data(), N, C, act);
+      expect_close(dx, dx0, 1e-5, 1e-6, "bias_act backward");
+      expect_close(db, db0, 1e-5, 1e-5, "dbias");
+      kc::bias_act_forward<float>(o.data(), x.data(), nullptr, N, C, act);
+      kc::bias_act_forward_naive<float>(o0.data(), x.data(), nullptr, N, C, act);
+      expect_close(o, o0, 1e-6, 1e-6, "act without bias");
+    }
+    const i64 N = 3, C = 5;
+    auto x = rnd(N * C, g, -2, 2), b = rnd(C, g);
+    for (auto& v : x)
+      if (std::fabs(v) < 0.05) v = 0.3;  // keep relu away from its kink
+    const auto w = rnd(N * C, g);
+    std::vector<double> o(N * C), dx(N * C), db(C);
+    auto loss = [&] {
+      kc::bias_act_forward(o.data(), x.data(), b.data(), N, C, act);
+      return ktest::weighted(o, w);
+    };
+    kc::bias_act_backward(dx.data(), db.data(), w.data(), x.data(), b.data(), N, C, act);
+    if (act != kc::Activation::relu) {
+      ktest::expect_grad(x, dx, loss, "bias_act dx");
+      ktest::expect_grad(b, db, loss, "bias_act dbias");
+    } else {
+      ktest::expect_grad(x, dx, loss, "relu dx", 1e-7);
+    }
+  }
+}
+
+}  // namespace
