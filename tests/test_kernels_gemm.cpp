@@ -117,7 +117,7 @@ constexpr DType kOut[] = {DType::fp32, DType::fp16, DType::bf16, DType::fp64};
 
 // Integer data: every product and partial sum is exact in fp32, so gemm and its naive twin must
 // agree bit for bit for every combination (outputs are then rounded identically).
-TEST(Gemm, AllDtypeCombinationsBitExactOnIntegers) {
+TEST(kernels_gemm, AllDtypeCombinationsBitExactOnIntegers) {
   std::mt19937 g(7);
   for (DType da : kOperand)
     for (DType db : kOperand)
@@ -174,7 +174,7 @@ void expect_close_to_naive(const Case& c, std::mt19937& g, double sa = 1.0, doub
     }
 }
 
-TEST(Gemm, AllDtypeCombinationsRandomWithinBound) {
+TEST(kernels_gemm, AllDtypeCombinationsRandomWithinBound) {
   std::mt19937 g(11);
   for (DType da : kOperand)
     for (DType db : kOperand)
@@ -184,7 +184,7 @@ TEST(Gemm, AllDtypeCombinationsRandomWithinBound) {
       }
 }
 
-TEST(Gemm, OddSizesTransposesAndPadding) {
+TEST(kernels_gemm, OddSizesTransposesAndPadding) {
   std::mt19937 g(3);
   const i64 sizes[] = {1, 7, 33, 257};
   for (i64 m : sizes)
@@ -199,7 +199,7 @@ TEST(Gemm, OddSizesTransposesAndPadding) {
 }
 
 // Large enough to take the parallel tiled path and several K-blocks and tiles.
-TEST(Gemm, LargeTiledPaths) {
+TEST(kernels_gemm, LargeTiledPaths) {
   std::mt19937 g(5);
   expect_close_to_naive({600, 1100, 530, false, false, DType::bf16, DType::bf16, DType::fp32, 1.0f,
                          0.0f, 0},
@@ -216,7 +216,7 @@ TEST(Gemm, LargeTiledPaths) {
 }
 
 // fp8 with per-tensor scales: values are decode(code) * scale_inv, non-power-of-two scales too.
-TEST(Gemm, Fp8ScaleInv) {
+TEST(kernels_gemm, Fp8ScaleInv) {
   std::mt19937 g(9);
   for (DType t : {DType::e4m3, DType::e5m2})
     for (double s : {1.0, 64.0, 300.0, 0.37}) {
@@ -230,7 +230,7 @@ TEST(Gemm, Fp8ScaleInv) {
 // Low-precision operands quantised from fp32 data: the result is within the formats' epsilons
 // of the fp64 product of the original data (quantisation of each operand plus fp32 accumulation
 // and the output rounding). Values are kept in the normal range of every format.
-TEST(Gemm, LowPrecisionWithinFormatEpsilonOfFp64) {
+TEST(kernels_gemm, LowPrecisionWithinFormatEpsilonOfFp64) {
   std::mt19937 g(13);
   for (DType t : {DType::fp16, DType::bf16, DType::e4m3, DType::e5m2})
     for (DType dc : {DType::fp32, DType::bf16}) {
@@ -257,7 +257,7 @@ TEST(Gemm, LowPrecisionWithinFormatEpsilonOfFp64) {
     }
 }
 
-TEST(Gemm, KZeroScalesC) {
+TEST(kernels_gemm, KZeroScalesC) {
   std::mt19937 g(1);
   for (DType dc : kOut) {
     const Case c{5, 6, 0, false, false, DType::fp16, DType::fp32, dc, 1.0f, 0.5f, 1};
@@ -272,7 +272,7 @@ TEST(Gemm, KZeroScalesC) {
   }
 }
 
-TEST(Gemm, BetaZeroDoesNotReadC) {
+TEST(kernels_gemm, BetaZeroDoesNotReadC) {
   const i64 n = 8;
   std::vector<float> a(n * n, 1.0f), b(n * n, 1.0f), c(n * n, std::nanf(""));
   kc::gemm(n, n, n, 1.0f, {a.data(), DType::fp32, n}, {b.data(), DType::fp32, n}, 0.0f,
@@ -284,7 +284,7 @@ TEST(Gemm, BetaZeroDoesNotReadC) {
   for (auto v : h) EXPECT_EQ(v, 0x4100);  // bf16 8.0
 }
 
-TEST(Gemm, ThreadCountDoesNotChangeResult) {
+TEST(kernels_gemm, ThreadCountDoesNotChangeResult) {
   std::mt19937 g(17);
   for (DType t : {DType::fp32, DType::bf16}) {
     const Case c{700, 650, 600, false, true, t, t, DType::fp32, 1.0f, 0.0f, 0};
@@ -298,7 +298,7 @@ TEST(Gemm, ThreadCountDoesNotChangeResult) {
   }
 }
 
-TEST(Gemm, BatchedMatchesLoopOfNaive) {
+TEST(kernels_gemm, BatchedMatchesLoopOfNaive) {
   std::mt19937 g(21);
   for (i64 batch : {1, 3, 8})
     for (DType t : {DType::fp32, DType::bf16, DType::fp64}) {
@@ -320,7 +320,7 @@ TEST(Gemm, BatchedMatchesLoopOfNaive) {
     }
 }
 
-TEST(Gemm, RejectsBadLeadingDimension) {
+TEST(kernels_gemm, RejectsBadLeadingDimension) {
   std::vector<float> a(16), b(16), c(16);
   EXPECT_THROW(kc::gemm(4, 4, 4, 1.0f, {a.data(), DType::fp32, 3}, {b.data(), DType::fp32, 4}, 0.0f,
                         {c.data(), DType::fp32, 4}),

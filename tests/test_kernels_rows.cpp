@@ -21,7 +21,7 @@ using ktest::expect_close;
 using ktest::rnd;
 using i64 = std::int64_t;
 
-TEST(VecMath, ExpWithinTwoUlp) {
+TEST(kernels_vec_math, ExpWithinTwoUlp) {
   for (float x = -87.0f; x < 88.0f; x += 0.0137f) {
     const float got = kc::vec::exp(x), ref = std::exp(x);
     ASSERT_LE(std::fabs(got - ref), 2.5e-7f * ref) << x;
@@ -60,7 +60,7 @@ void softmax_vs_naive(i64 N, i64 C, double rtol, double atol) {
   expect_close(dx, dx0, rtol, atol, "cross_entropy_backward");
 }
 
-TEST(Softmax, MatchesNaive) {
+TEST(kernels_softmax, MatchesNaive) {
   for (i64 C : {1, 7, 33, 1000})
     for (i64 N : {1, 37, 300}) {
       softmax_vs_naive<float>(N, C, 2e-6, 1e-7);
@@ -68,7 +68,7 @@ TEST(Softmax, MatchesNaive) {
     }
 }
 
-TEST(Softmax, StableForLargeLogits) {
+TEST(kernels_softmax, StableForLargeLogits) {
   std::vector<float> x = {1000.0f, 1000.0f, -1000.0f}, y(3);
   kc::softmax_forward(y.data(), x.data(), 1, 3);
   EXPECT_FLOAT_EQ(y[0], 0.5f);
@@ -77,7 +77,7 @@ TEST(Softmax, StableForLargeLogits) {
   EXPECT_NEAR(y[0], -std::log(2.0f), 1e-4);  // 1000 + log 2 has ulp 6e-5 in fp32
 }
 
-TEST(Softmax, GradientsMatchFiniteDifferences) {
+TEST(kernels_softmax, GradientsMatchFiniteDifferences) {
   std::mt19937 g(3);
   const i64 N = 3, C = 5;
   auto x = rnd(N * C, g, -2, 2);
@@ -104,7 +104,7 @@ TEST(Softmax, GradientsMatchFiniteDifferences) {
   }, "cross_entropy");
 }
 
-TEST(Softmax, CrossEntropyRejectsBadLabels) {
+TEST(kernels_softmax, CrossEntropyRejectsBadLabels) {
   std::vector<float> x(6), lse(2);
   const std::vector<std::int64_t> labels = {0, 3};
   EXPECT_THROW(kc::cross_entropy_forward(lse.data(), x.data(), labels.data(), 2, 3),
@@ -133,7 +133,7 @@ void layer_norm_vs_naive(i64 N, i64 C, bool affine, double rtol, double atol) {
   expect_close(db, db0, rtol, atol * double(N), "dbeta");
 }
 
-TEST(LayerNorm, MatchesNaive) {
+TEST(kernels_layer_norm, MatchesNaive) {
   for (i64 C : {1, 7, 33, 768})
     for (i64 N : {1, 19, 200})
       for (bool affine : {true, false}) {
@@ -142,7 +142,7 @@ TEST(LayerNorm, MatchesNaive) {
       }
 }
 
-TEST(LayerNorm, GradientsMatchFiniteDifferences) {
+TEST(kernels_layer_norm, GradientsMatchFiniteDifferences) {
   std::mt19937 g(5);
   const i64 N = 4, C = 6;
   auto x = rnd(N * C, g, -2, 2), gm = rnd(C, g), bt = rnd(C, g);
@@ -160,7 +160,7 @@ TEST(LayerNorm, GradientsMatchFiniteDifferences) {
   ktest::expect_grad(bt, db, loss, "layer_norm dbeta");
 }
 
-TEST(BiasAct, MatchesNaiveAndFiniteDifferences) {
+TEST(kernels_bias_act, MatchesNaiveAndFiniteDifferences) {
   for (auto act : {kc::Activation::identity, kc::Activation::relu, kc::Activation::gelu}) {
     std::mt19937 g(7);
     for (i64 C : {1, 7, 33, 1024}) {

@@ -1,0 +1,34 @@
+// Causal self-attention core for (B, H, T, D) tensors: scaled dot product, causal mask, softmax
+// (in T: fp32 for float, fp64 for double) and the weighted sum of values, forward and backward.
+// The four GEMMs go through gemm_batched over the B*H heads; the softmax runs row by row on the
+// pool. The Q/K/V projections and head split are the caller's (tensor ops).
+#pragma once
+
+#include <cstdint>
+
+namespace mixtrain::kernels::cpu {
+
+// att = softmax(mask(q k^T / sqrt(D))), out = att v. q, k, v, out (B, H, T, D) contiguous;
+// att (B, H, T, T) is written (entries above the diagonal are 0) and must be kept for the
+// backward. out must not alias q, k or v.
+template <typename T>
+void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, std::int64_t B,
+                       std::int64_t H, std::int64_t Tn, std::int64_t D);
+
+// Gradients of attention_forward: dq, dk, dv (B, H, T, D), overwritten. datt is caller
+// workspace of B*H*T*T elements (holds dL/datt, then dL/dscores). att is the forward's.
+template <typename T>
+void attention_backward(T* dq, T* dk, T* dv, T* datt, const T* dout, const T* q, const T* k,
+                        const T* v, const T* att, std::int64_t B, std::int64_t H, std::int64_t Tn,
+                        std::int64_t D);
+
+// Naive twins: loops over (b, h, t) with the mask applied before the exponent.
+template <typename T>
+void attention_forward_naive(T* out, T* att, const T* q, const T* k, const T* v, std::int64_t B,
+                             std::int64_t H, std::int64_t Tn, std::int64_t D);
+template <typename T>
+void attention_backward_naive(T* dq, T* dk, T* dv, T* datt, const T* dout, const T* q,
+                              const T* k, const T* v, const T* att, std::int64_t B,
+                              std::int64_t H, std::int64_t Tn, std::int64_t D);
+
+}  // namespace mixtrain::kernels::cpu
