@@ -1,19 +1,45 @@
 // Entry point of the `mixtrain` tool: builds the CLI11 app from the subcommands and maps every
-// error to one line on stderr and a non-zero exit status.
+// error to one line on stderr ("mixtrain: ...") and exit status 2 (bad usage or bad input; 1 is
+// reserved for unexpected internal failures). --help prints to stdout and exits 0.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <string>
+
+#include "commands.h"
+#include "runtime/error.h"
+
+namespace {
+
+// The error contract is one line: control characters (newlines inside quoted file names or
+// library messages) are replaced so scripts can rely on it.
+int report(const char* what, int status) {
+  std::string line;
+  for (const char* p = what; *p; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    line += (c < 0x20 || c == 0x7F) ? ' ' : *p;
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  std::fprintf(stderr, "mixtrain: %s\n", line.c_str());
+  return status;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"mixtrain: mixed-precision training engine"};
   app.require_subcommand(1);
+  mixtrain::app::register_convert(app);
+  mixtrain::app::register_formats(app);
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    app.parse(argc, argv);  // runs the selected subcommand's callback
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "mixtrain: %s\n", e.what());
-    return 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help (and friends) print and succeed
+    return report(e.what(), 2);
+  } catch (const mixtrain::Error& e) {
+    return report(e.what(), 2);
+  } catch (const std::exception& e) {
+    return report((std::string("internal error: ") + e.what()).c_str(), 1);
   }
   return 0;
 }

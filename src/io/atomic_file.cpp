@@ -1,0 +1,118 @@
+// AtomicFile (POSIX open/write/fsync/rename) and the whole-file reader used by the io layer.
+#include "io/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "runtime/error.h"
+
+namespace mixtrain::io {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path)
+    : path_(std::move(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())) {
+  if (path_.empty()) throw Error("cannot write '': empty file name");
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd_ < 0) throw Error("cannot write '" + path_ + "': " + errno_text(errno));
+}
+
+AtomicFile::~AtomicFile() { discard(); }
+
+void AtomicFile::discard() noexcept {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(temp_.c_str());
+  }
+}
+
+void AtomicFile::fail(const std::string& what, int err) {
+  discard();
+  throw Error("cannot write '" + path_ + "': " + what + errno_text(err));
+}
+
+void AtomicFile::write(const void* data, std::size_t n) {
+  if (fd_ < 0) throw Error("cannot write '" + path_ + "': file already committed or discarded");
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ::ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail("", errno);
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+void AtomicFile::commit() {
+  if (fd_ < 0) throw Error("cannot write '" + path_ + "': file already committed or discarded");
+  // fsync before rename: otherwise a crash could leave the new name pointing at unwritten data.
+  if (::fsync(fd_) != 0) fail("fsync: ", errno);
+  const int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(temp_.c_str());
+    throw Error("cannot write '" + path_ + "': close: " + errno_text(err));
+  }
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp_.c_str());
+    throw Error("cannot write '" + path_ + "': " + errno_text(err));
+  }
+  // Make the rename itself durable. Best effort: some file systems refuse fsync on directories.
+  const int dir = ::open(parent_dir(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    (void)::fsync(dir);
+    ::close(dir);
+  }
+}
+
+void write_file_atomic(const std::string& path, std::span<const std::byte> bytes) {
+  AtomicFile f(path);
+  f.write(bytes);
+  f.commit();
+}
+
+std::vector<std::byte> read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot read '" + path + "': " + errno_text(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct ::stat st {};
+  if (::fstat(fd, &st) != 0) throw Error("cannot read '" + path + "': " + errno_text(errno));
+  if (!S_ISREG(st.st_mode)) throw Error("cannot read '" + path + "': not a regular file");
+  std::vector<std::byte> data(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ::ssize_t r = ::read(fd, data.data() + done, data.size() - done);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw Error("cannot read '" + path + "': " + errno_text(errno));
+    }
+    if (r == 0) break;  // the file shrank while we read it
+    done += static_cast<std::size_t>(r);
+  }
+  data.resize(done);
+  return data;
+}
+
+}  // namespace mixtrain::io
