@@ -15,6 +15,7 @@ namespace mixtrain::app {
 
 void register_convert(CLI::App& app);
 void register_formats(CLI::App& app);
+void register_bench(CLI::App& app);
 
 // --seed: a decimal integer in [0, 2^64). Throws mixtrain::Error otherwise.
 inline std::uint64_t parse_seed(const std::string& s) {

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   mixtrain::app::register_convert(app);
   mixtrain::app::register_formats(app);
+  mixtrain::app::register_bench(app);
   try {
     app.parse(argc, argv);  // runs the selected subcommand's callback
   } catch (const CLI::ParseError& e) {

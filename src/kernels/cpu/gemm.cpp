@@ -6,12 +6,12 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/workspace.h"
 #include "numerics/convert.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -26,37 +26,6 @@ using i64 = std::int64_t;
 
 // Below this many flops a GEMM runs on the calling thread: waking the pool costs ~10 us.
 constexpr double kParallelFlops = 4.0e6;
-
-std::atomic<std::size_t> g_workspace_bytes{0};
-
-// A per-thread float buffer that only grows; the ledger sees its size via gemm_workspace_bytes.
-class Buffer {
- public:
-  Buffer() = default;
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { g_workspace_bytes -= v_.capacity() * sizeof(float); }
-  float* get(std::size_t n) {
-    if (n > v_.capacity()) {
-      const std::size_t before = v_.capacity();
-      v_.reserve(n);
-      g_workspace_bytes += (v_.capacity() - before) * sizeof(float);
-    }
-    return v_.data();  // reserve()d storage: written before it is read, never value-initialised
-  }
-
- private:
-  std::vector<float> v_;
-};
-
-struct Workspace {
-  Buffer a, b, c;
-};
-
-Workspace& thread_workspace() {
-  thread_local Workspace ws;
-  return ws;
-}
 
 void blas_single_threaded() {
   static std::once_flag once;
@@ -202,11 +171,10 @@ void panel_tiles(const Problem& p, bool parallel) {
       plan(p.M, p.N, p.K, kGemmTileM, kGemmTileN, parallel ? runtime::num_threads() : 1);
   for_each_tile(t, parallel, [&](i64 i0, i64 j0) {
     const i64 m = std::min(t.tm, p.M - i0), n = std::min(t.tn, p.N - j0);
-    Workspace& ws = thread_workspace();
     float* cp;
     i64 ldc;
     if (conv_c) {
-      cp = ws.c.get(static_cast<std::size_t>(m * n));
+      cp = thread_scratch<float>(Scratch::gemm_c, static_cast<std::size_t>(m * n));
       ldc = n;
       if (p.beta != 0.0f) decode_rows(cp, at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, m, n,
                                       p.C.ld);
@@ -214,8 +182,8 @@ void panel_tiles(const Problem& p, bool parallel) {
       cp = static_cast<float*>(p.C.data) + i0 * p.C.ld + j0;
       ldc = p.C.ld;
     }
-    float* wa = conv_a ? ws.a.get(static_cast<std::size_t>(m * kb)) : nullptr;
-    float* wb = conv_b ? ws.b.get(static_cast<std::size_t>(kb * n)) : nullptr;
+    float* wa = conv_a ? thread_scratch<float>(Scratch::gemm_a, static_cast<std::size_t>(m * kb)) : nullptr;
+    float* wb = conv_b ? thread_scratch<float>(Scratch::gemm_b, static_cast<std::size_t>(kb * n)) : nullptr;
     for (i64 k0 = 0; k0 < p.K; k0 += kb) {
       const i64 kc = std::min(kb, p.K - k0);
       // op(A) block: rows i0..i0+m, cols k0..k0+kc. Panels keep the source's orientation.
@@ -313,7 +281,7 @@ void gemm_impl(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const Gem
 
 }  // namespace
 
-std::size_t gemm_workspace_bytes() { return g_workspace_bytes.load(); }
+std::size_t gemm_workspace_bytes() { return scratch_bytes(); }
 
 bool set_blas_num_threads(int n) {
   if (openblas_set_num_threads == nullptr) return false;

@@ -57,7 +57,8 @@ inline constexpr std::int64_t kGemmTileM = 512;
 inline constexpr std::int64_t kGemmTileN = 1024;
 inline constexpr std::int64_t kGemmKBlock = 256;
 
-// Bytes of GEMM workspace currently held by all threads (for the memory ledger).
+// Bytes of kernel workspace currently held by all threads: GEMM panels and tiles and the other
+// kernels' per-thread scratch (workspace.h), for the memory ledger.
 std::size_t gemm_workspace_bytes();
 
 // Sets the BLAS library's own thread count (OpenBLAS only; returns false when the BLAS has no

@@ -27,6 +27,20 @@ std::vector<float> random_fp32(std::size_t n, unsigned seed) {
   return v;
 }
 
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+GemmBenchResult summarise(std::vector<double> ms, std::int64_t m, std::int64_t n,
+                          std::int64_t k) {
+  std::sort(ms.begin(), ms.end());
+  const std::size_t h = ms.size() / 2;
+  const double med = ms.size() % 2 ? ms[h] : 0.5 * (ms[h - 1] + ms[h]);
+  return {med, 2.0 * double(m) * double(n) * double(k) / (med * 1e6)};
+}
+
 template <typename Fn>
 GemmBenchResult time_it(std::int64_t m, std::int64_t n, std::int64_t k, int repeats, Fn&& fn) {
   check(m > 0 && n > 0 && k > 0, "bench gemm: sizes must be positive");
@@ -35,15 +49,11 @@ GemmBenchResult time_it(std::int64_t m, std::int64_t n, std::int64_t k, int repe
   fn();
   std::vector<double> ms;
   for (int r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = now_ms();
     fn();
-    const auto t1 = std::chrono::steady_clock::now();
-    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    ms.push_back(now_ms() - t0);
   }
-  std::sort(ms.begin(), ms.end());
-  const std::size_t h = ms.size() / 2;
-  const double med = ms.size() % 2 ? ms[h] : 0.5 * (ms[h - 1] + ms[h]);
-  return {med, 2.0 * double(m) * double(n) * double(k) / (med * 1e6)};
+  return summarise(std::move(ms), m, n, k);
 }
 
 struct Stored {
@@ -78,6 +88,50 @@ GemmBenchResult bench_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType
   const GemmOperand B{sb.bytes.data(), dtype, n, false, sb.scale_inv};
   const GemmOutput C{c.data(), DType::fp32, n};
   return time_it(m, n, k, repeats, [&] { gemm(m, n, k, 1.0f, A, B, 0.0f, C); });
+}
+
+GemmComparison compare_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType dtype,
+                            int repeats) {
+  check(m > 0 && n > 0 && k > 0, "bench gemm: sizes must be positive");
+  check(repeats >= 1, "bench gemm: repeats must be >= 1");
+  const auto a32 = random_fp32(static_cast<std::size_t>(m * k), 1);
+  const auto b32 = random_fp32(static_cast<std::size_t>(k * n), 2);
+  const auto sa = store(a32, dtype), sb = store(b32, dtype);
+  std::vector<float> c(static_cast<std::size_t>(m * n));
+  const GemmOperand A{sa.bytes.data(), dtype, k, false, sa.scale_inv};
+  const GemmOperand B{sb.bytes.data(), dtype, n, false, sb.scale_inv};
+  const GemmOperand A32{a32.data(), DType::fp32, k}, B32{b32.data(), DType::fp32, n};
+  const GemmOutput C{c.data(), DType::fp32, n};
+  const int threads = runtime::num_threads();
+  std::vector<double> t_mix, t_f32, t_blas;
+  for (int r = -2; r < repeats; ++r) {
+    double t0 = now_ms();
+    gemm(m, n, k, 1.0f, A, B, 0.0f, C);
+    const double d_mix = now_ms() - t0;
+    t0 = now_ms();
+    gemm(m, n, k, 1.0f, A32, B32, 0.0f, C);
+    const double d_f32 = now_ms() - t0;
+    set_blas_num_threads(threads);
+    t0 = now_ms();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(n), int(k), 1.0f,
+                a32.data(), int(k), b32.data(), int(n), 0.0f, c.data(), int(n));
+    const double d_blas = now_ms() - t0;
+    set_blas_num_threads(1);
+    if (r < 0) continue;  // warm-up rounds
+    t_mix.push_back(d_mix);
+    t_f32.push_back(d_f32);
+    t_blas.push_back(d_blas);
+  }
+  auto median_ratio = [](const std::vector<double>& slow, const std::vector<double>& fast) {
+    std::vector<double> r;
+    for (std::size_t i = 0; i < slow.size(); ++i) r.push_back(slow[i] / fast[i]);
+    std::sort(r.begin(), r.end());
+    const std::size_t h = r.size() / 2;
+    return r.size() % 2 ? r[h] : 0.5 * (r[h - 1] + r[h]);
+  };
+  return {summarise(t_mix, m, n, k),       summarise(t_f32, m, n, k),
+          summarise(t_blas, m, n, k),      median_ratio(t_f32, t_mix),
+          median_ratio(t_blas, t_f32),     median_ratio(t_blas, t_mix)};
 }
 
 GemmBenchResult direct_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) {

@@ -24,4 +24,18 @@ GemmBenchResult bench_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType
 // the pool's thread count (what a program calling OpenBLAS gets); puts BLAS back to one thread.
 GemmBenchResult direct_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, int repeats);
 
+// The three measurements `mixtrain bench gemm` reports, interleaved round by round (one run of
+// each per round, after two warm-up rounds) so that a change in machine load shifts all of them
+// alike and their ratios stay meaningful on a shared machine. Medians over `repeats` rounds.
+struct GemmComparison {
+  GemmBenchResult mixtrain;       // gemm() with A, B in dtype
+  GemmBenchResult mixtrain_fp32;  // gemm() with A, B in fp32 (same values as the sgemm run)
+  GemmBenchResult sgemm;          // cblas_sgemm called directly, OpenBLAS's own threads
+  // Medians over rounds of the per-round speed ratios (robust to load that changes between
+  // rounds): mixtrain / mixtrain_fp32, mixtrain_fp32 / sgemm, mixtrain / sgemm.
+  double ratio_vs_fp32, fp32_ratio_vs_sgemm, ratio_vs_sgemm;
+};
+GemmComparison compare_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType dtype,
+                            int repeats);
+
 }  // namespace mixtrain::kernels::cpu

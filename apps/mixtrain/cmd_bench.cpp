@@ -1,0 +1,78 @@
+// `mixtrain bench`: performance measurements, one JSON line each. `bench gemm` times
+// kernels::cpu::gemm with A and B stored in one dtype against OpenBLAS sgemm called directly in
+// the same run; later issues add `bench --model` as a sibling subcommand.
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "commands.h"
+#include "kernels/cpu/gemm_bench.h"
+#include "numerics/format.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace mixtrain::app {
+namespace {
+
+struct GemmArgs {
+  std::int64_t m = 1024, n = 1024, k = 1024;
+  std::string dtype = "fp32";
+  int repeats = 10;
+};
+
+void run_gemm(const GemmArgs& a) {
+  check(a.m > 0 && a.n > 0 && a.k > 0, "--m, --n and --k must be positive");
+  check(a.repeats >= 1, "--repeats must be >= 1");
+  const auto t = numerics::parse_dtype(a.dtype);
+  check(t && *t != DType::fp64,
+        "--dtype: expected fp32, fp16, bf16, e4m3 or e5m2, got '" + a.dtype + "'");
+  // The three timings are interleaved round by round (kernels::cpu::compare_gemm) so that load
+  // from other processes on a shared machine shifts them alike.
+  const auto c = kernels::cpu::compare_gemm(a.m, a.n, a.k, *t, a.repeats);
+  nlohmann::ordered_json j;
+  j["bench"] = "gemm";
+  j["m"] = a.m;
+  j["n"] = a.n;
+  j["k"] = a.k;
+  j["dtype"] = std::string(name(*t));
+  j["threads"] = runtime::num_threads();
+  j["repeats"] = a.repeats;
+  j["ms"] = c.mixtrain.ms;
+  j["gflops"] = c.mixtrain.gflops;
+  j["fp32_ms"] = c.mixtrain_fp32.ms;
+  j["fp32_gflops"] = c.mixtrain_fp32.gflops;
+  j["ratio_vs_fp32"] = c.ratio_vs_fp32;  // medians of per-round ratios
+  j["sgemm_ms"] = c.sgemm.ms;
+  j["sgemm_gflops"] = c.sgemm.gflops;
+  j["ratio_vs_sgemm"] = c.ratio_vs_sgemm;
+  j["fp32_ratio_vs_sgemm"] = c.fp32_ratio_vs_sgemm;
+  std::printf("%s\n", j.dump().c_str());
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Performance measurements (one JSON line each)");
+  bench->require_subcommand(1);
+  auto g = std::make_shared<GemmArgs>();
+  CLI::App* gemm = bench->add_subcommand(
+      "gemm",
+      "Time C(m,n) fp32 = A(m,k) B(k,n) with A and B stored in --dtype (fp8 with a per-tensor "
+      "scale), next to mixtrain's fp32 GEMM and OpenBLAS sgemm called directly with its own "
+      "threads, interleaved in one run");
+  gemm->add_option("--m", g->m, "rows of A and C (default 1024)");
+  gemm->add_option("--n", g->n, "columns of B and C (default 1024)");
+  gemm->add_option("--k", g->k, "columns of A, rows of B (default 1024)");
+  gemm->add_option("--dtype", g->dtype, "operand format: fp32 (default), fp16, bf16, e4m3, e5m2");
+  gemm->add_option("--repeats", g->repeats, "timed rounds after 2 warm-up rounds; medians are reported (default 10)");
+  gemm->callback([g] {
+    try {
+      run_gemm(*g);
+    } catch (const Error& e) {
+      throw Error(std::string("bench gemm: ") + e.what());
+    }
+  });
+}
+
+}  // namespace mixtrain::app
