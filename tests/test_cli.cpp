@@ -150,6 +150,9 @@ TEST(CliConvert, RoundingScaleAndStochasticSeed) {
   auto r = run("convert --to bf16 --rounding toward-zero --scale 2 " + (dir / "in.f32") + " " +
                (dir / "tz.bin"));
   ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("5 elements fp32 -> bf16 (toward-zero, overflow inf, scale 2)"),
+            std::string::npos)
+      << r.out;
   // Scaled by 2 (ulp 2^-6): 0.75 and 0.5 ulp truncate to 2, 1.5 ulp to 2 + 2^-6; 6 = 0x40c0.
   EXPECT_EQ(read_values<std::uint16_t>(dir / "tz.bin"),
             (std::vector<std::uint16_t>{0x4000, 0xc000, 0x40c0, 0x4000, 0x4001}));

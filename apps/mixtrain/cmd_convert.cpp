@@ -35,6 +35,12 @@ DType dtype_arg(const std::string& s, const char* flag) {
   return *t;
 }
 
+std::string format_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
 void run(const ConvertArgs& a) {
   io::ConvertFileOptions opt;
   if (!a.from.empty()) opt.from = dtype_arg(a.from, "--from");
@@ -58,7 +64,7 @@ void run(const ConvertArgs& a) {
   const std::string mode =
       std::string(numerics::to_string(opt.convert.rounding)) + ", overflow " +
       std::string(numerics::to_string(opt.convert.overflow.value_or(to.default_overflow))) +
-      (a.scale != 1.0 ? ", scale " + std::to_string(a.scale) : std::string());
+      (a.scale != 1.0 ? ", scale " + format_double(a.scale) : std::string());
   std::string what;
   if (s.safetensors)
     what = std::to_string(s.tensors_converted) + " floating tensors (" +
