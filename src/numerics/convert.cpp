@@ -14,6 +14,7 @@
 #include "numerics/convert_kernels.h"
 #include "numerics/encode.h"
 #include "numerics/rng.h"
+#include "runtime/error.h"
 #include "runtime/parallel.h"
 
 namespace mixtrain::numerics {
@@ -106,6 +107,9 @@ Src encode_impl(void* dst, DType to, const Src* src, std::size_t n, const Conver
   const FormatSpec& f = spec(to);
   const Overflow o = opt.overflow.value_or(f.default_overflow);
   const Src scale = static_cast<Src>(opt.scale);
+  if (!(scale > 0) || !std::isfinite(scale))
+    throw Error("convert: scale " + std::to_string(opt.scale) + " is not a finite positive " +
+                std::string(std::is_same_v<Src, float> ? "fp32" : "fp64") + " number");
   const bool scaled = opt.scale != 1.0;
   const bool use_kernel = std::is_same_v<Src, float> && f.bits() <= 16;
   const std::size_t chunks = (n + kGrain - 1) / kGrain;

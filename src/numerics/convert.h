@@ -21,8 +21,11 @@ struct ConvertOptions {
   std::optional<Overflow> overflow;  // unset: the target format's default
   std::uint64_t seed = 0;            // stochastic rounding only
   std::uint64_t index_offset = 0;    // counter of the first element (for converting in pieces)
-  double scale = 1.0;                // y = encode(x * scale); the product is rounded to the
-                                     // source precision first, as FP8 training libraries do
+  double scale = 1.0;                // y = encode(x * scale). The scale is first rounded to the
+                                     // source precision (fp32 for fp32 and narrower sources), then
+                                     // the product is rounded to it too, as FP8 training libraries
+                                     // do; power-of-two scales are therefore exact. Must be finite
+                                     // and positive in that precision (checked: mixtrain::Error).
 };
 
 // Encodes n values of src into dst (n * size_of(to) bytes, little-endian codes) and returns the

@@ -53,6 +53,8 @@ struct FormatSpec {
   Overflow default_overflow;
 
   constexpr int bits() const { return 1 + exponent_bits + mantissa_bits; }
+  // Storage bytes per element. Every format today is 8, 16, 32 or 64 bits; sub-byte MX element
+  // formats will need a packed-storage path (and must not use this).
   constexpr int bytes() const { return bits() / 8; }
   constexpr int min_exponent() const { return 1 - bias; }  // exponent of the smallest normal
   constexpr std::uint64_t sign_mask() const { return std::uint64_t{1} << (bits() - 1); }
@@ -99,7 +101,8 @@ double min_subnormal(const FormatSpec& f);
 double epsilon(const FormatSpec& f);
 
 // Parses a CLI dtype name or alias: fp64 fp32 fp16 bf16 e4m3 e5m2, float64 float32 float16 half
-// bfloat16 float8_e4m3fn float8_e5m2. Case-sensitive, like PyTorch's names.
+// bfloat16 float8_e4m3fn float8_e5m2 (also double, float, fp8_e4m3, fp8_e5m2). Case-sensitive,
+// like PyTorch's names.
 std::optional<DType> parse_dtype(std::string_view name);
 std::optional<DType> dtype_from_safetensors(std::string_view s);
 std::optional<Rounding> parse_rounding(std::string_view s);
