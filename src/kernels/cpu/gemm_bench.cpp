@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
@@ -55,6 +56,12 @@ GemmBenchResult time_it(std::int64_t m, std::int64_t n, std::int64_t k, int repe
   }
   return summarise(std::move(ms), m, n, k);
 }
+
+// OpenBLAS's pthread workers keep spinning (sched_yield) for 2^28 TSC cycles (~0.1 s here)
+// after each multi-threaded call before they sleep. On two cores that spinner halves whatever
+// runs next, so after timing OpenBLAS with its own threads we wait for it to park before timing
+// anything else.
+void settle_blas_threads() { std::this_thread::sleep_for(std::chrono::milliseconds(250)); }
 
 struct Stored {
   std::vector<unsigned char> bytes;
@@ -117,6 +124,7 @@ GemmComparison compare_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DTyp
                 a32.data(), int(k), b32.data(), int(n), 0.0f, c.data(), int(n));
     const double d_blas = now_ms() - t0;
     set_blas_num_threads(1);
+    settle_blas_threads();
     if (r < 0) continue;  // warm-up rounds
     t_mix.push_back(d_mix);
     t_f32.push_back(d_f32);
@@ -145,6 +153,7 @@ GemmBenchResult direct_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, int
                 int(k), b.data(), int(n), 0.0f, c.data(), int(n));
   });
   set_blas_num_threads(1);
+  settle_blas_threads();
   return r;
 }
 
