@@ -44,21 +44,9 @@ void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, i64 B
     T* row = att + r * Tn;
     const i64 t = r % Tn, n = t + 1;  // keys 0..t are visible
     const T m = vec::max(row, n) * scale;
-    T acc[8] = {};
-    i64 j = 0;
-    for (; j + 8 <= n; j += 8)
-      for (int l = 0; l < 8; ++l) {
-        row[j + l] = vec::exp(row[j + l] * scale - m);
-        acc[l] += row[j + l];
-      }
-    for (; j < n; ++j) {
-      row[j] = vec::exp(row[j] * scale - m);
-      acc[0] += row[j];
-    }
-    const T inv =
-        T(1) / (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])));
-    for (j = 0; j < n; ++j) row[j] *= inv;
-    for (j = n; j < Tn; ++j) row[j] = T(0);
+    const T inv = T(1) / vec::exp_sum(row, row, scale, m, n);
+    for (i64 j = 0; j < n; ++j) row[j] *= inv;
+    for (i64 j = n; j < Tn; ++j) row[j] = T(0);
   });
   gemm_batched(BH, Tn, D, Tn, 1.0f, op<T>(att, Tn), sa, op(v, D), sq, 0.0f, out_of(out, D), sq);
 }

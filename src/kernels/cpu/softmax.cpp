@@ -2,6 +2,7 @@
 // normalisation happen while the row is in L1; rows are spread over the pool in fixed blocks.
 #include "kernels/cpu/softmax.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -16,12 +17,7 @@ using i64 = std::int64_t;
 
 template <typename T>
 T row_sum_exp(const T* x, T m, i64 C) {
-  T acc[8] = {};
-  i64 i = 0;
-  for (; i + 8 <= C; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += vec::exp(x[i + l] - m);
-  for (; i < C; ++i) acc[0] += vec::exp(x[i] - m);
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  return vec::exp_sum(static_cast<T*>(nullptr), x, T(1), m, C);
 }
 
 template <typename T>
@@ -41,8 +37,7 @@ void softmax_forward(T* y, const T* x, i64 N, i64 C) {
     const T* xr = x + n * C;
     T* yr = y + n * C;
     const T m = vec::max(xr, C);
-    for (i64 c = 0; c < C; ++c) yr[c] = vec::exp(xr[c] - m);
-    const T inv = T(1) / vec::sum(yr, C);
+    const T inv = T(1) / vec::exp_sum(yr, xr, T(1), m, C);
     for (i64 c = 0; c < C; ++c) yr[c] *= inv;
   });
 }
@@ -77,7 +72,13 @@ void log_softmax_backward(T* dx, const T* dy, const T* y, i64 N, i64 C) {
     const T* yr = y + n * C;
     T* dxr = dx + n * C;
     const T s = vec::sum(dyr, C);
-    for (i64 c = 0; c < C; ++c) dxr[c] = dyr[c] - vec::exp(yr[c]) * s;
+    // exp(y) a stack block at a time (dx may alias dy, so it cannot hold exp(y) itself).
+    T e[256];
+    for (i64 c0 = 0; c0 < C; c0 += 256) {
+      const i64 len = std::min<i64>(256, C - c0);
+      vec::exp_sum(e, yr + c0, T(1), T(0), len);
+      for (i64 j = 0; j < len; ++j) dxr[c0 + j] = dyr[c0 + j] - e[j] * s;
+    }
   });
 }
 
@@ -102,8 +103,8 @@ void cross_entropy_backward(T* dlogits, const T* logits, const T* lse, const std
   detail::for_rows(N, C, [&](i64 n) {
     const T* xr = logits + n * C;
     T* dr = dlogits + n * C;
-    const T l = lse[n];
-    for (i64 c = 0; c < C; ++c) dr[c] = g * vec::exp(xr[c] - l);
+    vec::exp_sum(dr, xr, T(1), lse[n], C);  // softmax; dr may alias xr
+    for (i64 c = 0; c < C; ++c) dr[c] *= g;
     dr[labels[n]] -= g;
   });
 }

@@ -1,12 +1,13 @@
 // Internal helpers for the CPU kernels: loops written so that -O3 vectorises them without
 // -ffast-math. Reductions keep 8 independent partial sums (fixed order, so results do not depend
 // on the ISA or thread count), and exp for fp32 is a branch-free Cephes-style polynomial (within
-// 2 ulp of std::exp on [-87, 88]) that the compiler turns into SIMD; fp64 uses std::exp.
+// 2 ulp of std::exp on [-87, 88]) written on 4-lane vectors; fp64 uses std::exp.
 #pragma once
 
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace mixtrain::kernels::cpu::vec {
 
@@ -50,25 +51,84 @@ inline T max(const T* x, std::int64_t n) {
   return m;
 }
 
-// exp(x) for fp32: n = round(x / ln2), r = x - n ln2 (two-part ln2), degree-6 polynomial,
-// scaled by 2^n through the exponent bits. Inputs below -87.3 give 0, above 88 give exp(88).
-inline float exp(float x) {
-  const float lo = -87.3f, hi = 88.0f;
-  const float xc = x < lo ? lo : (x > hi ? hi : x);
+// 4-lane fp32 vectors (GCC/Clang vector extension; SSE2 on baseline x86-64). The element loops
+// that call exp are written on these explicitly: with the default -ftrapping-math GCC will not
+// if-convert the range selects of a scalar exp, so those loops would stay scalar.
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef std::int32_t i32x4 __attribute__((vector_size(16)));
+
+inline f32x4 load4(const float* p) {
+  f32x4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, f32x4 v) { std::memcpy(p, &v, sizeof v); }
+inline f32x4 splat4(float x) { return f32x4{x, x, x, x}; }
+
+// exp for fp32 lanes: n = round(x / ln2), r = x - n ln2 (two-part ln2), degree-6 polynomial
+// (Cephes expf), scaled by 2^n through the exponent bits. Within 2 ulp of std::exp on
+// [-87.3, 88]; below that 0, above exp(88); NaN stays NaN.
+inline f32x4 exp4(f32x4 x) {
+  const f32x4 lo = splat4(-87.3f), hi = splat4(88.0f);
+  f32x4 xc = x < lo ? lo : x;
+  xc = xc > hi ? hi : xc;
   const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float fn = (xc * 1.44269504088896341f + magic) - magic;
-  const float r = (xc - fn * 0.693359375f) - fn * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+  const f32x4 fn = (xc * 1.44269504088896341f + magic) - magic;
+  const f32x4 r = (xc - fn * 0.693359375f) - fn * -2.12194440e-4f;
+  f32x4 p = splat4(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  const auto bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(fn) + 127) << 23;
-  const float res = y * std::bit_cast<float>(bits);
-  return x < lo ? 0.0f : (x != x ? x : res);
+  const f32x4 y = p * r * r + r + 1.0f;
+  const i32x4 bits = (__builtin_convertvector(fn, i32x4) + 127) << 23;
+  f32x4 res = y * std::bit_cast<f32x4>(bits);
+  res = x < lo ? splat4(0.0f) : res;
+  return x != x ? x : res;
 }
+
+// Scalar forms, identical to one lane of the vector form (tails give the same bits as bodies).
+inline float exp(float x) { return exp4(splat4(x))[0]; }
 inline double exp(double x) { return std::exp(x); }
+
+// y[i] = exp(x[i] * scale - shift) (y may be nullptr, or alias x) and returns the sum of those
+// values with 8 partial sums in a fixed order.
+inline float exp_sum(float* y, const float* x, float scale, float shift, std::int64_t n) {
+  f32x4 a0 = splat4(0.0f), a1 = splat4(0.0f);
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const f32x4 e0 = exp4(load4(x + i) * scale - shift);
+    const f32x4 e1 = exp4(load4(x + i + 4) * scale - shift);
+    if (y) {
+      store4(y + i, e0);
+      store4(y + i + 4, e1);
+    }
+    a0 += e0;
+    a1 += e1;
+  }
+  for (; i < n; ++i) {
+    const float e = exp(x[i] * scale - shift);
+    if (y) y[i] = e;
+    a0[0] += e;
+  }
+  return ((a0[0] + a1[0]) + (a0[1] + a1[1])) + ((a0[2] + a1[2]) + (a0[3] + a1[3]));
+}
+inline double exp_sum(double* y, const double* x, double scale, double shift, std::int64_t n) {
+  double acc[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) {
+      const double e = std::exp(x[i + l] * scale - shift);
+      if (y) y[i + l] = e;
+      acc[l] += e;
+    }
+  for (; i < n; ++i) {
+    const double e = std::exp(x[i] * scale - shift);
+    if (y) y[i] = e;
+    acc[0] += e;
+  }
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
 
 }  // namespace mixtrain::kernels::cpu::vec
