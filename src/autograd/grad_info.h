@@ -1,0 +1,53 @@
+// Autograd state attached to a tensor, and the graph node that produced it.
+//
+// A Node holds the tensors it needs for the backward (inputs it differentiates, saved values) and
+// a closure mapping the output gradient to one gradient per input (undefined = no gradient).
+// Gradients of leaves accumulate into GradInfo::grad in fp32 (fp64 for fp64 leaves); gradients
+// of intermediate low-precision tensors are rounded to the tensor's dtype, as a real fp16/bf16
+// backward pass would store them (this is where fp16 gradients underflow without loss scaling).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace mixtrain::autograd {
+
+struct Node {
+  const char* op = "";
+  std::vector<Tensor> inputs;  // one per differentiable input (undefined when not needed)
+  std::function<std::vector<Tensor>(const Tensor& grad_out)> backward;
+  bool released = false;  // set after backward without retain_graph
+};
+
+struct GradInfo {
+  bool requires_grad = false;
+  Tensor grad;                      // accumulated (leaves) — fp32, or fp64 for fp64 leaves
+  std::shared_ptr<Node> grad_fn;    // null for leaves
+};
+
+// Grad mode: when disabled (NoGradGuard), ops record nothing. Thread-local.
+bool grad_enabled();
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool saved_;
+};
+
+// True when any input requires grad and grad mode is on.
+bool any_requires_grad(std::initializer_list<const Tensor*> inputs);
+
+// Attaches a node to `out`: out.requires_grad = true, out.grad_fn = node with these inputs
+// (inputs that do not require grad are stored as undefined tensors and get no gradient).
+void record(Tensor& out, const char* op, std::vector<Tensor> inputs,
+            std::function<std::vector<Tensor>(const Tensor&)> backward);
+
+}  // namespace mixtrain::autograd

@@ -1,0 +1,254 @@
+// Elementwise kernels over contiguous compute-dtype buffers. Binary ops take fast paths for equal
+// shapes, scalars and row broadcasting (bias), and a general strided walk otherwise.
+#include "ops/elementwise.h"
+
+#include <cmath>
+
+#include "autograd/grad_info.h"
+#include "ops/common.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace mixtrain::ops {
+namespace {
+
+enum class Bin { add, sub, mul, div };
+
+template <typename T>
+inline T apply(Bin op, T a, T b) {
+  switch (op) {
+    case Bin::add: return a + b;
+    case Bin::sub: return a - b;
+    case Bin::mul: return a * b;
+    case Bin::div: return a / b;
+  }
+  return a;
+}
+
+template <typename T, Bin op>
+void binary_loop(T* o, const T* a, const Shape& as, const T* b, const Shape& bs, const Shape& os) {
+  const std::int64_t n = numel(os), na = numel(as), nb = numel(bs);
+  constexpr std::size_t kGrain = 1 << 15;
+  if (na == n && nb == n) {
+    runtime::parallel_for(static_cast<std::size_t>(n), kGrain, [&](std::size_t s, std::size_t e) {
+      for (std::size_t i = s; i < e; ++i) o[i] = apply(op, a[i], b[i]);
+    });
+    return;
+  }
+  if (na == n && nb == 1) {
+    const T bv = b[0];
+    for (std::int64_t i = 0; i < n; ++i) o[i] = apply(op, a[i], bv);
+    return;
+  }
+  if (na == n && nb > 0 && n % nb == 0 && bs.size() <= os.size() &&
+      std::equal(bs.begin(), bs.end(), os.end() - static_cast<std::ptrdiff_t>(bs.size()))) {
+    // b broadcasts over leading dims only: (…, C) op (C).
+    runtime::parallel_for(static_cast<std::size_t>(n / nb), 64, [&](std::size_t s, std::size_t e) {
+      for (std::size_t r = s; r < e; ++r)
+        for (std::int64_t c = 0; c < nb; ++c) {
+          const std::size_t i = r * static_cast<std::size_t>(nb) + static_cast<std::size_t>(c);
+          o[i] = apply(op, a[i], b[c]);
+        }
+    });
+    return;
+  }
+  // General: strides with 0 on broadcast dimensions.
+  const std::size_t nd = os.size();
+  auto strides = [&](const Shape& s) {
+    std::vector<std::int64_t> st(nd, 0);
+    std::int64_t acc = 1;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const std::size_t d = nd - 1 - i;
+      const std::int64_t dim = s[s.size() - 1 - i];
+      st[d] = dim == 1 ? 0 : acc;
+      acc *= dim;
+    }
+    return st;
+  };
+  const auto sa = strides(as), sb = strides(bs);
+  std::vector<std::int64_t> idx(nd, 0);
+  std::int64_t ia = 0, ib = 0;
+  for (std::int64_t k = 0; k < n; ++k) {
+    o[k] = apply(op, a[ia], b[ib]);
+    for (std::size_t d = nd; d-- > 0;) {
+      ++idx[d];
+      ia += sa[d];
+      ib += sb[d];
+      if (idx[d] < os[d]) break;
+      ia -= sa[d] * idx[d];
+      ib -= sb[d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+// Raw binary op in compute dtype ct, result in compute dtype (no autograd).
+Tensor binary_raw(Bin op, const Tensor& a, const Tensor& b, DType ct) {
+  const Shape os = broadcast_shapes(a.shape(), b.shape());
+  const Tensor ac = as_dtype(a, ct), bc = as_dtype(b, ct);
+  Tensor o = Tensor::empty(os, ct);
+  dispatch(ct, [&]<typename T>() {
+    const T* pa = ac.data_as<T>();
+    const T* pb = bc.data_as<T>();
+    T* po = o.data_as<T>();
+    switch (op) {
+      case Bin::add: binary_loop<T, Bin::add>(po, pa, a.shape(), pb, b.shape(), os); break;
+      case Bin::sub: binary_loop<T, Bin::sub>(po, pa, a.shape(), pb, b.shape(), os); break;
+      case Bin::mul: binary_loop<T, Bin::mul>(po, pa, a.shape(), pb, b.shape(), os); break;
+      case Bin::div: binary_loop<T, Bin::div>(po, pa, a.shape(), pb, b.shape(), os); break;
+    }
+  });
+  return o;
+}
+
+Tensor binary(Bin op, const char* name, const Tensor& a0, const Tensor& b0, std::optional<DType> out) {
+  const DType widest = promote(a0.dtype(), b0.dtype());
+  const Tensor a = autocast(name, a0, widest), b = autocast(name, b0, widest);
+  const DType od = out.value_or(promote(a.dtype(), b.dtype()));
+  const DType ct = compute_dtype({a.dtype(), b.dtype(), od});
+  Tensor r = as_dtype(binary_raw(op, a, b, ct), od);
+  if (autograd::any_requires_grad({&a, &b})) {
+    autograd::record(r, name, {a, b}, [op, a, b, ct](const Tensor& g) -> std::vector<Tensor> {
+      const Tensor gc = as_dtype(g, ct);
+      Tensor ga, gb;
+      switch (op) {
+        case Bin::add:
+          ga = sum_to(gc, a.shape());
+          gb = sum_to(gc, b.shape());
+          break;
+        case Bin::sub:
+          ga = sum_to(gc, a.shape());
+          gb = sum_to(binary_raw(Bin::mul, gc, Tensor::full({1}, -1.0, ct), ct), b.shape());
+          break;
+        case Bin::mul:
+          ga = sum_to(binary_raw(Bin::mul, gc, b, ct), a.shape());
+          gb = sum_to(binary_raw(Bin::mul, gc, a, ct), b.shape());
+          break;
+        case Bin::div: {
+          ga = sum_to(binary_raw(Bin::div, gc, b, ct), a.shape());
+          const Tensor q = binary_raw(Bin::div, binary_raw(Bin::mul, gc, a, ct), binary_raw(Bin::mul, b, b, ct), ct);
+          gb = sum_to(binary_raw(Bin::mul, q, Tensor::full({1}, -1.0, ct), ct), b.shape());
+          break;
+        }
+      }
+      return {ga, gb};
+    });
+  }
+  return r;
+}
+
+enum class Un { relu, gelu, sigmoid, tanh, exp, log };
+
+template <typename T>
+inline T gelu_f(T x) {
+  const T c = static_cast<T>(0.7978845608028654);  // sqrt(2/pi)
+  return static_cast<T>(0.5) * x * (1 + std::tanh(c * (x + static_cast<T>(0.044715) * x * x * x)));
+}
+template <typename T>
+inline T gelu_grad(T x) {
+  const T c = static_cast<T>(0.7978845608028654);
+  const T u = c * (x + static_cast<T>(0.044715) * x * x * x);
+  const T t = std::tanh(u);
+  const T du = c * (1 + static_cast<T>(3 * 0.044715) * x * x);
+  return static_cast<T>(0.5) * (1 + t) + static_cast<T>(0.5) * x * (1 - t * t) * du;
+}
+
+template <typename T>
+inline T unary_f(Un op, T x) {
+  switch (op) {
+    case Un::relu: return x > 0 ? x : T(0);
+    case Un::gelu: return gelu_f(x);
+    case Un::sigmoid: return 1 / (1 + std::exp(-x));
+    case Un::tanh: return std::tanh(x);
+    case Un::exp: return std::exp(x);
+    case Un::log: return std::log(x);
+  }
+  return x;
+}
+
+// d op / dx at input x with output y.
+template <typename T>
+inline T unary_grad(Un op, T x, T y) {
+  switch (op) {
+    case Un::relu: return x > 0 ? T(1) : T(0);
+    case Un::gelu: return gelu_grad(x);
+    case Un::sigmoid: return y * (1 - y);
+    case Un::tanh: return 1 - y * y;
+    case Un::exp: return y;
+    case Un::log: return 1 / x;
+  }
+  return T(1);
+}
+
+Tensor unary(Un op, const char* name, const Tensor& x0, std::optional<DType> out) {
+  const Tensor x = autocast(name, x0, x0.dtype());
+  const DType od = out.value_or(x.dtype());
+  const DType ct = compute_dtype({x.dtype(), od});
+  const Tensor xc = as_dtype(x, ct);
+  Tensor y = Tensor::empty(x.shape(), ct);
+  dispatch(ct, [&]<typename T>() {
+    const T* px = xc.data_as<T>();
+    T* py = y.data_as<T>();
+    runtime::parallel_for(static_cast<std::size_t>(x.numel()), 1 << 14, [&](std::size_t s, std::size_t e) {
+      for (std::size_t i = s; i < e; ++i) py[i] = unary_f(op, px[i]);
+    });
+  });
+  Tensor r = as_dtype(y, od);
+  if (autograd::any_requires_grad({&x})) {
+    // Saves the input (its own dtype) and the output (as returned) for the backward.
+    autograd::record(r, name, {x}, [op, x, y = r.detach(), ct](const Tensor& g) -> std::vector<Tensor> {
+      const Tensor gc = as_dtype(g, ct), xc2 = as_dtype(x, ct), yc = as_dtype(y, ct);
+      Tensor gx = Tensor::empty(x.shape(), ct);
+      dispatch(ct, [&]<typename T>() {
+        const T* pg = gc.data_as<T>();
+        const T* px = xc2.data_as<T>();
+        const T* py = yc.data_as<T>();
+        T* po = gx.data_as<T>();
+        for (std::int64_t i = 0; i < x.numel(); ++i) po[i] = pg[i] * unary_grad(op, px[i], py[i]);
+      });
+      return {gx};
+    });
+  }
+  return r;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, std::optional<DType> out) { return binary(Bin::add, "add", a, b, out); }
+Tensor sub(const Tensor& a, const Tensor& b, std::optional<DType> out) { return binary(Bin::sub, "sub", a, b, out); }
+Tensor mul(const Tensor& a, const Tensor& b, std::optional<DType> out) { return binary(Bin::mul, "mul", a, b, out); }
+Tensor div(const Tensor& a, const Tensor& b, std::optional<DType> out) { return binary(Bin::div, "div", a, b, out); }
+
+Tensor scale(const Tensor& a, double s, std::optional<DType> out) {
+  const DType od = out.value_or(a.dtype());
+  const DType ct = compute_dtype({a.dtype(), od});
+  Tensor sc = Tensor::full({1}, s, ct);
+  Tensor r = as_dtype(binary_raw(Bin::mul, a, sc, ct), od);
+  if (autograd::any_requires_grad({&a})) {
+    autograd::record(r, "scale", {a}, [sc, ct](const Tensor& g) -> std::vector<Tensor> {
+      return {binary_raw(Bin::mul, as_dtype(g, ct), sc, ct)};
+    });
+  }
+  return r;
+}
+
+Tensor relu(const Tensor& x, std::optional<DType> out) { return unary(Un::relu, "relu", x, out); }
+Tensor gelu(const Tensor& x, std::optional<DType> out) { return unary(Un::gelu, "gelu", x, out); }
+Tensor sigmoid(const Tensor& x, std::optional<DType> out) { return unary(Un::sigmoid, "sigmoid", x, out); }
+Tensor tanh(const Tensor& x, std::optional<DType> out) { return unary(Un::tanh, "tanh", x, out); }
+Tensor exp(const Tensor& x, std::optional<DType> out) { return unary(Un::exp, "exp", x, out); }
+Tensor log(const Tensor& x, std::optional<DType> out) { return unary(Un::log, "log", x, out); }
+
+Tensor cast(const Tensor& x, DType dtype, float fp8_scale) {
+  Tensor r = x.to(dtype, numerics::Rounding::nearest, 0, fp8_scale);
+  if (autograd::any_requires_grad({&x})) {
+    const DType in = x.dtype();
+    autograd::record(r, "cast", {x}, [in](const Tensor& g) -> std::vector<Tensor> {
+      // Gradients of a widening/narrowing cast pass through; leaves accumulate in fp32 anyway.
+      return {in == DType::fp64 ? as_dtype(g, DType::fp64) : g};
+    });
+  }
+  return r;
+}
+
+}  // namespace mixtrain::ops

@@ -1,0 +1,135 @@
+// matmul and linear on top of kernels::cpu::gemm.
+#include "ops/linear.h"
+
+#include "autograd/grad_info.h"
+#include "kernels/cpu/gemm.h"
+#include "ops/common.h"
+#include "runtime/error.h"
+
+namespace mixtrain::ops {
+namespace {
+
+using kernels::cpu::Activation;
+using kernels::cpu::GemmOperand;
+using kernels::cpu::GemmOutput;
+
+GemmOperand operand(const Tensor& t, std::int64_t ld, bool transposed) {
+  return {t.data(), t.dtype(), ld, transposed, 1.0f / t.scale()};
+}
+
+// C (M, N) = op(A) op(B) into a new tensor of dtype od.
+Tensor gemm2d(const Tensor& A, bool ta, const Tensor& B, bool tb, std::int64_t M, std::int64_t N,
+              std::int64_t K, DType od) {
+  Tensor C = Tensor::empty({M, N}, od);
+  kernels::cpu::gemm(M, N, K, 1.0f, operand(A, ta ? M : K, ta), operand(B, tb ? K : N, tb), 0.0f,
+                     GemmOutput{C.data(), od, N});
+  return C;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a0, const Tensor& b0, std::optional<DType> out) {
+  const DType widest = promote(a0.dtype(), b0.dtype());
+  const Tensor a = autocast("matmul", a0, widest), b = autocast("matmul", b0, widest);
+  check(a.dim() >= 2 && b.dim() >= 2, "matmul: operands must be at least 2-d, got " + to_string(a.shape()) + " and " + to_string(b.shape()));
+  const std::int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+  check(b.size(-2) == K, "matmul: inner dimensions differ: " + to_string(a.shape()) + " @ " + to_string(b.shape()));
+  const std::int64_t batch = a.numel() / (M * K);
+  const bool shared_b = b.dim() == 2;
+  check(shared_b || b.numel() / (K * N) == batch, "matmul: batch dimensions differ: " + to_string(a.shape()) + " @ " + to_string(b.shape()));
+  const DType od = out.value_or(promote(a.dtype(), b.dtype()));
+  Shape os(a.shape().begin(), a.shape().end() - 1);
+  os.push_back(N);
+  Tensor r = Tensor::empty(os, od);
+  if (shared_b) {
+    kernels::cpu::gemm(batch * M, N, K, 1.0f, operand(a, K, false), operand(b, N, false), 0.0f, GemmOutput{r.data(), od, N});
+  } else {
+    kernels::cpu::gemm_batched(batch, M, N, K, 1.0f, operand(a, K, false), M * K, operand(b, N, false), K * N, 0.0f,
+                               GemmOutput{r.data(), od, N}, M * N);
+  }
+  if (autograd::any_requires_grad({&a, &b})) {
+    autograd::record(r, "matmul", {a, b}, [a, b, M, N, K, batch, shared_b](const Tensor& g) -> std::vector<Tensor> {
+      const DType ga_t = compute_dtype({a.dtype()}), gb_t = compute_dtype({b.dtype()});
+      Tensor ga, gb;
+      if (a.requires_grad()) {  // dA = dC B^T
+        ga = Tensor::empty(a.shape(), ga_t);
+        if (shared_b)
+          kernels::cpu::gemm(batch * M, K, N, 1.0f, operand(g, N, false), operand(b, N, true), 0.0f, GemmOutput{ga.data(), ga_t, K});
+        else
+          kernels::cpu::gemm_batched(batch, M, K, N, 1.0f, operand(g, N, false), M * N, operand(b, N, true), K * N, 0.0f,
+                                     GemmOutput{ga.data(), ga_t, K}, M * K);
+      }
+      if (b.requires_grad()) {  // dB = A^T dC (summed over the batch when B is shared)
+        gb = Tensor::empty(b.shape(), gb_t);
+        if (shared_b)
+          kernels::cpu::gemm(K, N, batch * M, 1.0f, operand(a, K, true), operand(g, N, false), 0.0f, GemmOutput{gb.data(), gb_t, N});
+        else
+          kernels::cpu::gemm_batched(batch, K, N, M, 1.0f, operand(a, K, true), M * K, operand(g, N, false), M * N, 0.0f,
+                                     GemmOutput{gb.data(), gb_t, N}, K * N);
+      }
+      return {ga, gb};
+    });
+  }
+  return r;
+}
+
+Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation act, std::optional<DType> out) {
+  const DType widest = promote(x0.dtype(), W0.dtype());
+  const Tensor x = autocast("linear", x0, widest), W = autocast("linear", W0, widest);
+  check(W.dim() == 2, "linear: weight must be 2-d (out, in), got " + to_string(W.shape()));
+  const std::int64_t in = W.size(1), outf = W.size(0);
+  check(x.dim() >= 1 && x.size(-1) == in, "linear: input " + to_string(x.shape()) + " does not end in " + std::to_string(in));
+  check(!b.defined() || (b.dim() == 1 && b.size(0) == outf), "linear: bias must be (" + std::to_string(outf) + ")");
+  const std::int64_t M = x.numel() / in;
+  const DType od = out.value_or(x.dtype());
+  const DType ct = compute_dtype({x.dtype(), W.dtype(), od});
+  Shape os(x.shape().begin(), x.shape().end() - 1);
+  os.push_back(outf);
+  // GEMM into the compute dtype, then bias + activation in place, then one rounding to od.
+  Tensor z = gemm2d(x, false, W, true, M, outf, in, ct);
+  const Tensor bc = b.defined() ? as_dtype(b, ct) : Tensor();
+  // The pre-activation is kept (in od) only when the activation needs it for its derivative.
+  Tensor pre;
+  dispatch(ct, [&]<typename T>() {
+    if (act == Activation::gelu) {
+      kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M, outf,
+                                        Activation::identity);
+      pre = as_dtype(z, od);
+      if (pre.storage_id() == z.storage_id()) pre = z.clone();
+      kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), nullptr, M, outf, Activation::gelu);
+    } else {
+      kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M, outf, act);
+    }
+  });
+  Tensor y = as_dtype(z, od).view(os);
+  if (autograd::any_requires_grad({&x, &W, &b})) {
+    autograd::record(y, "linear", {x, W, b},
+                     [x, W, b, act, pre, yd = y.detach(), M, in, outf, ct](const Tensor& g) -> std::vector<Tensor> {
+      // dZ = dY * act'(pre-activation) in the compute dtype; db = column sums of dZ.
+      Tensor dz = as_dtype(g, ct).view({M, outf});
+      Tensor db;
+      if (act != Activation::identity || b.requires_grad()) {
+        Tensor dzc = Tensor::empty({M, outf}, ct);
+        if (b.requires_grad()) db = Tensor::empty({outf}, ct);
+        const Tensor saved = as_dtype(act == Activation::gelu ? pre : yd, ct);
+        dispatch(ct, [&]<typename T>() {
+          kernels::cpu::bias_act_backward<T>(dzc.data_as<T>(), db.defined() ? db.data_as<T>() : nullptr, dz.data_as<T>(),
+                                             saved.data_as<T>(), nullptr, M, outf, act);
+        });
+        dz = dzc;
+      }
+      Tensor dx, dW;
+      if (x.requires_grad()) {
+        // The activation gradient is written in x's dtype (rounded once), as a real
+        // low-precision backward would store it.
+        const DType dxt = numerics::spec(x.dtype()).bits() == 8 ? DType::fp32 : x.dtype();
+        dx = gemm2d(dz, false, W, false, M, in, outf, dxt).view(x.shape());
+      }
+      if (W.requires_grad()) dW = gemm2d(dz, true, x, false, outf, in, M, compute_dtype({W.dtype(), ct}));
+      return {dx, dW, db};
+    });
+  }
+  return y;
+}
+
+}  // namespace mixtrain::ops

@@ -1,0 +1,47 @@
+// layer_norm over kernels/cpu/layernorm.h.
+#include "ops/norm.h"
+
+#include "autograd/grad_info.h"
+#include "kernels/cpu/layernorm.h"
+#include "ops/common.h"
+#include "runtime/error.h"
+
+namespace mixtrain::ops {
+
+Tensor layer_norm(const Tensor& x0, const Tensor& gamma0, const Tensor& beta0, double eps, std::optional<DType> out) {
+  const Tensor x = autocast("layer_norm", x0, x0.dtype());
+  const Tensor gamma = autocast("layer_norm", gamma0, gamma0.defined() ? gamma0.dtype() : DType::fp32);
+  const Tensor beta = autocast("layer_norm", beta0, beta0.defined() ? beta0.dtype() : DType::fp32);
+  check(x.dim() >= 1, "layer_norm: input needs a feature dimension");
+  const std::int64_t C = x.size(-1), N = x.numel() / C;
+  check(!gamma.defined() || gamma.numel() == C, "layer_norm: gamma must have " + std::to_string(C) + " elements");
+  check(!beta.defined() || beta.numel() == C, "layer_norm: beta must have " + std::to_string(C) + " elements");
+  const DType ct = compute_dtype({x.dtype(), gamma.defined() ? gamma.dtype() : DType::fp32});
+  const DType od = out.value_or(x.dtype());
+  const Tensor xc = as_dtype(x, ct);
+  const Tensor gc = gamma.defined() ? as_dtype(gamma, ct) : Tensor(), bc = beta.defined() ? as_dtype(beta, ct) : Tensor();
+  Tensor y = Tensor::empty(x.shape(), ct), mean = Tensor::empty({N}, ct), rstd = Tensor::empty({N}, ct);
+  dispatch(ct, [&]<typename T>() {
+    kernels::cpu::layer_norm_forward<T>(y.data_as<T>(), mean.data_as<T>(), rstd.data_as<T>(), xc.data_as<T>(),
+                                        gc.defined() ? gc.data_as<T>() : nullptr, bc.defined() ? bc.data_as<T>() : nullptr,
+                                        N, C, static_cast<T>(eps));
+  });
+  Tensor r = as_dtype(y, od);
+  if (autograd::any_requires_grad({&x, &gamma, &beta})) {
+    autograd::record(r, "layer_norm", {x, gamma, beta}, [x, gc, mean, rstd, N, C, ct, has_b = beta.defined()](const Tensor& g) -> std::vector<Tensor> {
+      const Tensor gcv = as_dtype(g, ct), xc2 = as_dtype(x, ct);
+      Tensor dx = Tensor::empty(x.shape(), ct);
+      Tensor dg = gc.defined() ? Tensor::empty({C}, ct) : Tensor();
+      Tensor db = has_b ? Tensor::empty({C}, ct) : Tensor();
+      dispatch(ct, [&]<typename T>() {
+        kernels::cpu::layer_norm_backward<T>(dx.data_as<T>(), dg.defined() ? dg.data_as<T>() : nullptr,
+                                             db.defined() ? db.data_as<T>() : nullptr, gcv.data_as<T>(), xc2.data_as<T>(),
+                                             mean.data_as<T>(), rstd.data_as<T>(), gc.defined() ? gc.data_as<T>() : nullptr, N, C);
+      });
+      return {dx, dg, db};
+    });
+  }
+  return r;
+}
+
+}  // namespace mixtrain::ops

@@ -1,0 +1,134 @@
+// Tensor: a dtype (any format of numerics/format.h), a shape and contiguous row-major storage
+// from the caching allocator, accounted in the memory ledger under the category that was current
+// when it was created. fp8 tensors carry a per-tensor scale: real value = decode(code) / scale.
+//
+// Views: reshape and a slice of the leading dimension share storage (they are free for
+// contiguous data); transpose/permute/other slices are copies made by the ops layer. Autograd
+// state (requires_grad, grad, the node that produced the tensor) hangs off an opaque pointer that
+// only the autograd layer interprets, so this layer does not depend on it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "numerics/convert.h"
+#include "numerics/format.h"
+#include "tensor/ledger.h"
+
+namespace mixtrain {
+
+namespace autograd {
+struct GradInfo;  // defined in autograd/grad_info.h
+}
+
+using Shape = std::vector<std::int64_t>;
+std::int64_t numel(const Shape& s);
+std::string to_string(const Shape& s);
+
+namespace tensor {
+// One allocation, freed back to the caching allocator (and the ledger) when the last tensor
+// using it goes away.
+class Storage {
+ public:
+  Storage(std::size_t bytes, DType dtype, Category category);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  void* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+  Category category() const { return category_; }
+
+ private:
+  void* data_;
+  std::size_t bytes_;
+  DType dtype_;
+  Category category_;
+};
+}  // namespace tensor
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined tensor
+
+  // Uninitialised storage (category: tensor::current_category()).
+  static Tensor empty(const Shape& shape, DType dtype);
+  static Tensor zeros(const Shape& shape, DType dtype = DType::fp32);
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::fp32);
+  static Tensor ones(const Shape& shape, DType dtype = DType::fp32) { return full(shape, 1.0, dtype); }
+  // Values rounded to nearest into dtype.
+  static Tensor from(const std::vector<float>& values, const Shape& shape, DType dtype = DType::fp32);
+  static Tensor from(const std::vector<double>& values, const Shape& shape, DType dtype);
+  // Seeded N(0, std^2) / U(lo, hi) values (deterministic for a seed, thread-count independent).
+  static Tensor randn(const Shape& shape, std::uint64_t seed, double std = 1.0, DType dtype = DType::fp32);
+  static Tensor uniform(const Shape& shape, double lo, double hi, std::uint64_t seed, DType dtype = DType::fp32);
+
+  bool defined() const { return storage_ != nullptr; }
+  const Shape& shape() const { return shape_; }
+  std::int64_t dim() const { return static_cast<std::int64_t>(shape_.size()); }
+  std::int64_t size(std::int64_t d) const;  // negative d counts from the end
+  std::int64_t numel() const { return numel_; }
+  DType dtype() const { return dtype_; }
+  std::size_t element_size() const { return size_of(dtype_); }
+  std::size_t nbytes() const { return static_cast<std::size_t>(numel_) * element_size(); }
+  tensor::Category category() const;
+
+  void* data() const;  // first element
+  template <typename T>
+  T* data_as() const { return static_cast<T*>(data()); }
+
+  // fp8 per-tensor scale (1 for other dtypes): real value = decode(code) / scale.
+  float scale() const { return scale_; }
+  void set_scale(float s) { scale_ = s; }
+
+  // A copy converted to dtype (not recorded by autograd; ops::cast is the differentiable one).
+  // fp8 targets use `scale` (real * scale is encoded) and remember it.
+  Tensor to(DType dtype, numerics::Rounding rounding = numerics::Rounding::nearest,
+            std::uint64_t seed = 0, float scale = 1.0f) const;
+  // Deep copy in the same dtype and category of the current scope.
+  Tensor clone() const;
+  // Same storage, new shape (numel must match). Not recorded by autograd (ops::reshape is).
+  Tensor view(const Shape& shape) const;
+  // Same storage and shape without autograd state (for saving outputs inside their own node).
+  Tensor detach() const { return view(shape_); }
+  // Rows [begin, end) of the leading dimension, sharing storage. Not recorded by autograd.
+  Tensor narrow0(std::int64_t begin, std::int64_t end) const;
+
+  // Values decoded to fp32 / fp64 (fp8 divided by its scale).
+  std::vector<float> to_vector() const;
+  std::vector<double> to_vector_f64() const;
+  // The single value of a one-element tensor.
+  double item() const;
+  // Copies another tensor's values in (converting dtype); shapes must have the same numel.
+  void copy_from(const Tensor& src);
+  void fill(double value);
+
+  // Autograd (implemented in the autograd layer).
+  bool requires_grad() const;
+  Tensor& set_requires_grad(bool on);
+  Tensor grad() const;
+  void set_grad(const Tensor& g);
+  void zero_grad();  // drops the accumulated gradient
+  // Reverse-mode from this tensor: a scalar needs no seed; others need a seed gradient of the
+  // same shape. Without retain_graph the graph is freed (a second backward is an Error).
+  void backward() const;
+  void backward(const Tensor& seed, bool retain_graph = false) const;
+  bool is_leaf() const;
+  const std::shared_ptr<autograd::GradInfo>& grad_info() const { return grad_info_; }
+  std::shared_ptr<autograd::GradInfo>& grad_info() { return grad_info_; }
+
+  // Identity of the underlying storage (cast caches key on it).
+  const void* storage_id() const { return storage_.get(); }
+
+ private:
+  std::shared_ptr<tensor::Storage> storage_;
+  std::int64_t offset_ = 0;  // in elements
+  Shape shape_;
+  std::int64_t numel_ = 0;
+  DType dtype_ = DType::fp32;
+  float scale_ = 1.0f;
+  std::shared_ptr<autograd::GradInfo> grad_info_;
+};
+
+}  // namespace mixtrain
