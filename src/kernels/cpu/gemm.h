@@ -12,7 +12,8 @@
 //    (alpha * sa * sb, formed in fp64 and rounded once), as FP8 tensor-core GEMMs apply their
 //    scales in the epilogue: the products stay exact whatever the scales are.
 //  - An fp64 operand mixed with non-fp64 ones is rounded to fp32; an fp64 C with non-fp64
-//    operands gets the fp32 accumulator widened exactly.
+//    operands gets the fp32 accumulator widened exactly (and, with beta != 0, its old value is
+//    read rounded to fp32).
 //  - C must not overlap A or B. beta == 0 never reads C (NaN in C does not propagate).
 //  - Threading: mixtrain's pool splits C into tiles and calls BLAS single-threaded on each
 //    (OpenBLAS's own threads are set to 1 on first use). K is never split across threads.
