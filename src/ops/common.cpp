@@ -2,6 +2,7 @@
 #include "ops/common.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "runtime/error.h"
 
@@ -79,6 +80,15 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
     }
   });
   return out;
+}
+
+float amax(const Tensor& x) {
+  float m = 0.0f;
+  for (float v : x.to_vector()) {
+    if (std::isnan(v)) return v;
+    m = std::max(m, std::abs(v));
+  }
+  return m;
 }
 
 const AutocastHook* autocast_hook() { return t_hook; }

@@ -31,6 +31,9 @@ Shape broadcast_shapes(const Shape& a, const Shape& b);
 // Sums g (compute dtype) down to `shape` over broadcast dimensions (no autograd).
 Tensor sum_to(const Tensor& g, const Shape& shape);
 
+// max |x| over the decoded values (fp8: divided by the scale); NaN if any value is NaN.
+float amax(const Tensor& x);
+
 // The autocast hook. amp::Autocast installs one per thread; without one, ops keep input dtypes.
 class AutocastHook {
  public:

@@ -73,7 +73,8 @@ Tensor matmul(const Tensor& a0, const Tensor& b0, std::optional<DType> out) {
   return r;
 }
 
-Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation act, std::optional<DType> out) {
+Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation act, std::optional<DType> out,
+              GradHook grad_hook) {
   const DType widest = promote(x0.dtype(), W0.dtype());
   const Tensor x = autocast("linear", x0, widest), W = autocast("linear", W0, widest);
   check(W.dim() == 2, "linear: weight must be 2-d (out, in), got " + to_string(W.shape()));
@@ -104,7 +105,7 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
   Tensor y = as_dtype(z, od).view(os);
   if (autograd::any_requires_grad({&x, &W, &b})) {
     autograd::record(y, "linear", {x, W, b},
-                     [x, W, b, act, pre, yd = y.detach(), M, in, outf, ct](const Tensor& g) -> std::vector<Tensor> {
+                     [x, W, b, act, pre, yd = y.detach(), M, in, outf, ct, grad_hook](const Tensor& g) -> std::vector<Tensor> {
       // dZ = dY * act'(pre-activation) in the compute dtype; db = column sums of dZ.
       Tensor dz = as_dtype(g, ct).view({M, outf});
       Tensor db;
@@ -118,6 +119,7 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
         });
         dz = dzc;
       }
+      if (grad_hook) dz = grad_hook(dz);
       Tensor dx, dW;
       if (x.requires_grad()) {
         // The activation gradient is written in x's dtype (rounded once), as a real

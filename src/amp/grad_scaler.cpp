@@ -1,0 +1,76 @@
+// GradScaler implementation.
+#include "amp/grad_scaler.h"
+
+#include <cmath>
+
+#include "ops/elementwise.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+
+namespace mixtrain::amp {
+
+bool all_finite(const std::vector<Tensor>& tensors) {
+  for (const Tensor& t : tensors) {
+    if (!t.defined()) continue;
+    if (t.dtype() == DType::fp32) {
+      const auto* p = t.data_as<const std::uint32_t>();
+      // Exponent all ones = inf or NaN; checked on the bits so it vectorises.
+      std::uint32_t bad = 0;
+      for (std::int64_t i = 0; i < t.numel(); ++i) bad |= ((p[i] & 0x7F800000U) == 0x7F800000U);
+      if (bad) return false;
+    } else {
+      for (float v : t.to_vector())
+        if (!std::isfinite(v)) return false;
+    }
+  }
+  return true;
+}
+
+GradScaler::GradScaler(LossScaleOptions options) : state_(options) {}
+
+Tensor GradScaler::scale(const Tensor& loss) const {
+  if (state_.options().mode == ScaleMode::disabled) return loss;
+  return ops::scale(loss, state_.scale(), DType::fp32);
+}
+
+void GradScaler::unscale(ScalableOptimizer& opt) {
+  check(!unscaled_, "GradScaler: unscale() called twice before update()");
+  unscaled_ = true;
+  found_inf_ = !all_finite(opt.gradients());
+  if (!found_inf_ && state_.scale() != 1.0) opt.scale_gradients(1.0 / state_.scale());
+}
+
+bool GradScaler::step(ScalableOptimizer& opt) {
+  check(!stepped_, "GradScaler: step() called twice before update()");
+  if (!unscaled_) unscale(opt);
+  stepped_ = true;
+  if (found_inf_) return false;
+  opt.step();
+  return true;
+}
+
+void GradScaler::update() {
+  check(stepped_ || unscaled_, "GradScaler: update() without step()");
+  state_.update(found_inf_);
+  unscaled_ = stepped_ = false;
+}
+
+nlohmann::json GradScaler::state_dict() const {
+  return {{"scale", state_.scale()},
+          {"growth_tracker", state_.growth_tracker()},
+          {"hysteresis_left", state_.hysteresis_left()},
+          {"steps", state_.steps()},
+          {"skipped", state_.skipped_steps()}};
+}
+
+void GradScaler::load_state_dict(const nlohmann::json& j) {
+  try {
+    state_.restore(j.at("scale").get<double>(), j.at("growth_tracker").get<std::int64_t>(),
+                   j.at("hysteresis_left").get<std::int64_t>(), j.at("steps").get<std::int64_t>(),
+                   j.at("skipped").get<std::int64_t>());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("GradScaler state: ") + e.what());
+  }
+}
+
+}  // namespace mixtrain::amp

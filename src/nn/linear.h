@@ -1,0 +1,68 @@
+// Linear layer y = act(x W^T + b), W (out, in). Under an fp8 policy (or an fp8 entry in the
+// precision map) its GEMMs run in fp8 with per-tensor scaling: x and W quantised to E4M3 with
+// their recipe scales, the output gradient to E5M2 (hybrid) — the scaling state is kept here and
+// saved with the model.
+#pragma once
+
+#include <optional>
+
+#include "amp/fp8_scaling.h"
+#include "kernels/cpu/bias_act.h"
+#include "nn/module.h"
+
+namespace mixtrain::nn {
+
+struct LinearOptions {
+  std::int64_t in = 0, out = 0;
+  bool bias = true;
+  kernels::cpu::Activation activation = kernels::cpu::Activation::identity;
+  std::uint64_t seed = 0;  // initialisation: U(-1/sqrt(in), 1/sqrt(in)) as PyTorch
+};
+
+class Linear : public Module {
+ public:
+  explicit Linear(const LinearOptions& o);
+  std::string type() const override { return "Linear"; }
+  Tensor& weight() { return *weight_; }
+  const LinearOptions& options() const { return opt_; }
+  // fp8 state (empty unless fp8 is active for this layer).
+  bool fp8_active() const { return fp8_; }
+  amp::Fp8ScalingState& fp8_input() { return fp8_x_; }
+  amp::Fp8ScalingState& fp8_weight() { return fp8_w_; }
+  amp::Fp8ScalingState& fp8_grad() { return fp8_g_; }
+
+ protected:
+  Tensor forward_impl(const Tensor& x) override;
+  void on_policy(const amp::Policy& policy) override;
+
+ private:
+  Tensor forward_fp8(const Tensor& x);
+  LinearOptions opt_;
+  Tensor* weight_;
+  Tensor* bias_ = nullptr;
+  bool fp8_ = false;
+  amp::Fp8Options fp8_opt_;
+  DType out_dtype_ = DType::bf16;
+  amp::Fp8ScalingState fp8_x_, fp8_w_, fp8_g_;
+};
+
+struct LayerNormOptions {
+  std::int64_t features = 0;
+  double eps = 1e-5;
+};
+
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(const LayerNormOptions& o);
+  std::string type() const override { return "LayerNorm"; }
+
+ protected:
+  Tensor forward_impl(const Tensor& x) override;
+
+ private:
+  LayerNormOptions opt_;
+  Tensor* gamma_;
+  Tensor* beta_;
+};
+
+}  // namespace mixtrain::nn
