@@ -4,7 +4,6 @@
 #include <unordered_set>
 
 #include "autograd/grad_info.h"
-#include "ops/elementwise.h"
 #include "runtime/error.h"
 
 namespace mixtrain {
@@ -15,11 +14,36 @@ thread_local bool t_grad_enabled = true;
 
 DType accumulation_dtype(DType t) { return t == DType::fp64 ? DType::fp64 : DType::fp32; }
 
-// a + b in the accumulation dtype (no autograd).
+// a + b in the accumulation dtype (fp64 if either is fp64, else fp32), into a new tensor: a and b
+// may be shared with other pending gradients, so neither is modified. The engine does its own
+// sum rather than calling ops::add, which sits above this layer.
 Tensor accumulate(const Tensor& a, const Tensor& b) {
   if (!a.defined()) return b;
-  NoGradGuard ng;
-  return ops::add(a, b, accumulation_dtype(a.dtype()));
+  const DType ad = a.dtype() == DType::fp64 || b.dtype() == DType::fp64 ? DType::fp64 : DType::fp32;
+  Tensor out = a.to(ad);
+  const Tensor bc = b.dtype() == ad && b.scale() == 1.0f ? b : b.to(ad);
+  const std::int64_t n = out.numel();
+  if (ad == DType::fp64) {
+    double* o = out.data_as<double>();
+    const double* p = bc.data_as<double>();
+    for (std::int64_t i = 0; i < n; ++i) o[i] += p[i];
+  } else {
+    float* o = out.data_as<float>();
+    const float* p = bc.data_as<float>();
+    for (std::int64_t i = 0; i < n; ++i) o[i] += p[i];
+  }
+  return out;
+}
+
+// Adds g into a leaf's .grad, which lives in fp32 (fp64 for fp64 leaves) under the gradients
+// category of the ledger and is always a tensor the engine owns (never the caller's seed).
+void accumulate_leaf(GradInfo& gi, const Tensor& g, DType leaf_dtype) {
+  tensor::LedgerScope scope(tensor::Category::gradients);
+  if (gi.grad.defined()) {
+    gi.grad = accumulate(gi.grad, g);
+  } else {
+    gi.grad = g.to(accumulation_dtype(leaf_dtype));
+  }
 }
 
 }  // namespace
@@ -87,15 +111,16 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
   }
   check(g.numel() == numel_, "backward: seed gradient shape " + to_string(g.shape()) + " does not match " + to_string(shape_));
   if (is_leaf()) {
-    tensor::LedgerScope scope(tensor::Category::gradients);
-    grad_info_->grad = autograd::accumulate(grad_info_->grad, g.view(shape_));
+    autograd::accumulate_leaf(*grad_info_, g.view(shape_), dtype_);
     return;
   }
-  // Topological order of nodes (post-order DFS, iterative to survive deep graphs).
-  std::vector<Node*> order;
+  // Topological order of nodes (post-order DFS, iterative to survive deep graphs). `order` owns
+  // the nodes: releasing a node below drops its inputs, which may hold the last reference to
+  // the nodes that are processed after it.
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, std::size_t>> stack{{grad_info_->grad_fn.get(), 0}};
-  seen.insert(stack.back().first);
+  std::vector<std::pair<std::shared_ptr<Node>, std::size_t>> stack{{grad_info_->grad_fn, 0}};
+  seen.insert(stack.back().first.get());
   while (!stack.empty()) {
     auto& [node, i] = stack.back();
     if (node->released)
@@ -104,21 +129,22 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
     if (i < node->inputs.size()) {
       const Tensor& in = node->inputs[i++];
       if (in.defined() && !in.is_leaf()) {
-        Node* child = in.grad_info()->grad_fn.get();
-        if (seen.insert(child).second) stack.push_back({child, 0});
+        const std::shared_ptr<Node>& child = in.grad_info()->grad_fn;
+        if (seen.insert(child.get()).second) stack.push_back({child, 0});
       }
       continue;
     }
-    order.push_back(node);
+    order.push_back(std::move(node));
     stack.pop_back();
   }
   // Gradients per node output, and per leaf.
   std::unordered_map<Node*, Tensor> pending;
   std::unordered_map<autograd::GradInfo*, Tensor> leaf_grads;
   std::vector<autograd::GradInfo*> leaf_order;
+  std::unordered_map<autograd::GradInfo*, DType> leaf_dtypes;
   pending[grad_info_->grad_fn.get()] = g.view(shape_);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* node = *it;
+    Node* node = it->get();
     auto found = pending.find(node);
     if (found == pending.end()) continue;  // no gradient reached this node
     Tensor gout = std::move(found->second);
@@ -135,7 +161,10 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
       check(gin[k].numel() == in.numel(), std::string("autograd: op '") + node->op + "' gradient shape mismatch");
       if (in.is_leaf()) {
         auto* gi = in.grad_info().get();
-        if (!leaf_grads.count(gi)) leaf_order.push_back(gi);
+        if (!leaf_grads.count(gi)) {
+          leaf_order.push_back(gi);
+          leaf_dtypes[gi] = in.dtype();
+        }
         leaf_grads[gi] = autograd::accumulate(leaf_grads[gi], gin[k].view(in.shape()));
       } else {
         Node* child = in.grad_info()->grad_fn.get();
@@ -148,22 +177,13 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
       }
     }
     if (!retain_graph) {
+      // Frees the saved tensors now, as PyTorch does, instead of when the output goes away.
       node->released = true;
       node->backward = nullptr;
+      node->inputs.clear();
     }
   }
-  tensor::LedgerScope scope(tensor::Category::gradients);
-  for (auto* gi : leaf_order) {
-    Tensor add = leaf_grads[gi];
-    if (gi->grad.defined()) {
-      gi->grad = autograd::accumulate(gi->grad, add);
-    } else {
-      // Leaf gradients live in fp32 (fp64 for fp64 graphs) under the gradients category.
-      Tensor owned = Tensor::empty(add.shape(), autograd::accumulation_dtype(add.dtype()));
-      owned.copy_from(add);
-      gi->grad = owned;
-    }
-  }
+  for (auto* gi : leaf_order) autograd::accumulate_leaf(*gi, leaf_grads[gi], leaf_dtypes[gi]);
 }
 
 }  // namespace mixtrain

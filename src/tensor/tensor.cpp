@@ -190,6 +190,27 @@ double Tensor::item() const {
   return to_vector_f64()[0];
 }
 
+double Tensor::item_at(std::int64_t flat_index) const {
+  check(flat_index >= 0 && flat_index < numel_,
+        "item_at: index " + std::to_string(flat_index) + " out of range for shape " + to_string(shape_));
+  double v = 0;
+  numerics::decode(&v, static_cast<const unsigned char*>(data()) + static_cast<std::size_t>(flat_index) * element_size(),
+                   dtype_, 1);
+  return v / static_cast<double>(scale_);
+}
+
+double Tensor::at(std::initializer_list<std::int64_t> index) const {
+  check(static_cast<std::int64_t>(index.size()) == dim(),
+        "at: " + std::to_string(index.size()) + " indices for shape " + to_string(shape_));
+  std::int64_t flat = 0;
+  std::size_t d = 0;
+  for (std::int64_t i : index) {
+    check(i >= 0 && i < shape_[d], "at: index " + std::to_string(i) + " out of range for shape " + to_string(shape_));
+    flat = flat * shape_[d++] + i;
+  }
+  return item_at(flat);
+}
+
 void Tensor::copy_from(const Tensor& src) {
   check(src.numel() == numel_, "copy_from: " + to_string(src.shape()) + " into " + to_string(shape_));
   numerics::ConvertOptions opt;

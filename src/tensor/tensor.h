@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -100,6 +101,10 @@ class Tensor {
   std::vector<double> to_vector_f64() const;
   // The single value of a one-element tensor.
   double item() const;
+  // Element access for tests and debugging (decoded to fp64, fp8 divided by its scale): by flat
+  // row-major index, or by one index per dimension. Bounds-checked (mixtrain::Error).
+  double item_at(std::int64_t flat_index) const;
+  double at(std::initializer_list<std::int64_t> index) const;
   // Copies another tensor's values in (converting dtype); shapes must have the same numel.
   void copy_from(const Tensor& src);
   void fill(double value);
