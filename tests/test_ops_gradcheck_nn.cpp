@@ -175,6 +175,14 @@ TEST(GradCheckNN, EmbeddingRepeatedIds) {
   const auto tv = tb.to_vector(), yv = yb.to_vector();
   for (std::size_t i = 0; i < ids.size(); ++i)
     for (std::size_t d = 0; d < 2; ++d) EXPECT_EQ(yv[i * 2 + d], tv[static_cast<std::size_t>(ids[i]) * 2 + d]);
+  // An fp8 table's rows keep its codes and its scale.
+  const Tensor t8 = table.to(DType::e4m3, numerics::Rounding::nearest, 0, 64.0f);
+  const Tensor y8 = embedding(t8, ids, {6});
+  EXPECT_EQ(y8.dtype(), DType::e4m3);
+  EXPECT_EQ(y8.scale(), 64.0f);
+  const auto t8v = t8.to_vector(), y8v = y8.to_vector();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    for (std::size_t d = 0; d < 2; ++d) EXPECT_EQ(y8v[i * 2 + d], t8v[static_cast<std::size_t>(ids[i]) * 2 + d]);
 }
 
 TEST(GradCheckNN, EmbeddingBadIds) {

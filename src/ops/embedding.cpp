@@ -39,7 +39,10 @@ Tensor embedding(const Tensor& table0, const std::vector<std::int64_t>& ids, con
       for (std::size_t i = b; i < e; ++i) std::memcpy(dst + i * row, src + static_cast<std::size_t>(ids[i]) * row, row);
     });
   }
-  Tensor r = as_dtype(y, out.value_or(table.dtype()));
+  // Codes in the table's own dtype are returned as they are (an fp8 table keeps its scale;
+  // as_dtype would re-encode fp8 at scale 1).
+  const DType od = out.value_or(table.dtype());
+  Tensor r = od == y.dtype() ? y : as_dtype(y, od);
   if (autograd::any_requires_grad({&table})) {
     // The ids are kept as int64 bits in a tensor of an 8-byte dtype: caching allocator and
     // ledger, not a per-call heap vector.
