@@ -11,7 +11,7 @@ constexpr OpTableEntry kTable[] = {
     {"matmul", OpCategory::lower},
     {"linear", OpCategory::lower},
     {"conv2d", OpCategory::lower},
-    {"attention", OpCategory::lower},
+    {"causal_self_attention", OpCategory::lower},  // ops/attention.h's op name
     // fp32: PyTorch's "fp32" list (softmax, log_softmax, exp, log, pow, norms, losses, sum,...).
     {"softmax", OpCategory::fp32},
     {"log_softmax", OpCategory::fp32},
