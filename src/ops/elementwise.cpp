@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "autograd/grad_info.h"
+#include "kernels/cpu/bias_act.h"
 #include "ops/common.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -180,6 +181,15 @@ inline T unary_grad(Un op, T x, T y) {
   return T(1);
 }
 
+constexpr std::size_t kUnaryGrain = 1 << 14;
+
+// The activations kernels/cpu/bias_act.h implements (vectorised), or nullopt for libm ones.
+std::optional<kernels::cpu::Activation> kernel_activation(Un op) {
+  if (op == Un::relu) return kernels::cpu::Activation::relu;
+  if (op == Un::gelu) return kernels::cpu::Activation::gelu;
+  return std::nullopt;
+}
+
 Tensor unary(Un op, const char* name, const Tensor& x0, std::optional<DType> out) {
   const Tensor x = autocast(name, x0, x0.dtype());
   const DType od = out.value_or(x.dtype());
@@ -189,7 +199,12 @@ Tensor unary(Un op, const char* name, const Tensor& x0, std::optional<DType> out
   dispatch(ct, [&]<typename T>() {
     const T* px = xc.data_as<T>();
     T* py = y.data_as<T>();
-    runtime::parallel_for(static_cast<std::size_t>(x.numel()), 1 << 14, [&](std::size_t s, std::size_t e) {
+    runtime::parallel_for(static_cast<std::size_t>(x.numel()), kUnaryGrain, [&](std::size_t s, std::size_t e) {
+      if (const auto act = kernel_activation(op)) {
+        // relu and gelu go through the vectorised bias+activation kernel (one row, no bias).
+        kernels::cpu::bias_act_forward<T>(py + s, px + s, nullptr, 1, static_cast<std::int64_t>(e - s), *act);
+        return;
+      }
       for (std::size_t i = s; i < e; ++i) py[i] = unary_f(op, px[i]);
     });
   });
@@ -204,7 +219,14 @@ Tensor unary(Un op, const char* name, const Tensor& x0, std::optional<DType> out
         const T* px = xc2.data_as<T>();
         const T* py = yc.data_as<T>();
         T* po = gx.data_as<T>();
-        for (std::int64_t i = 0; i < x.numel(); ++i) po[i] = pg[i] * unary_grad(op, px[i], py[i]);
+        runtime::parallel_for(static_cast<std::size_t>(x.numel()), kUnaryGrain, [&](std::size_t s, std::size_t e) {
+          if (const auto act = kernel_activation(op)) {
+            kernels::cpu::bias_act_backward<T>(po + s, nullptr, pg + s, px + s, nullptr, 1,
+                                               static_cast<std::int64_t>(e - s), *act);
+            return;
+          }
+          for (std::size_t i = s; i < e; ++i) po[i] = pg[i] * unary_grad(op, px[i], py[i]);
+        });
       });
       return {gx};
     });

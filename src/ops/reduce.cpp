@@ -7,6 +7,7 @@
 #include "autograd/grad_info.h"
 #include "ops/common.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace mixtrain::ops {
 namespace {
@@ -54,6 +55,18 @@ Tensor reduce(const char* name, const Tensor& x0, std::vector<std::int64_t> axes
         const T f = average ? static_cast<T>(1) / static_cast<T>(count) : T(1);
         const T* pg = gc.data_as<T>();
         T* po = gx.data_as<T>();
+        const BroadcastSplit split = split_broadcast(x.shape(), keep_shape);
+        if (split.kind != BroadcastSplit::generic) {
+          // Common layouts (a reduction over leading or trailing dims) expand in parallel.
+          const auto C = static_cast<std::size_t>(split.cols);
+          const bool prefix = split.kind == BroadcastSplit::prefix;
+          const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 14) / std::max<std::size_t>(C, 1));
+          runtime::parallel_for(static_cast<std::size_t>(split.rows), grain, [&](std::size_t b, std::size_t e) {
+            for (std::size_t row = b; row < e; ++row)
+              for (std::size_t c = 0; c < C; ++c) po[row * C + c] = pg[prefix ? c : row] * f;
+          });
+          return;
+        }
         const std::size_t nd = keep_shape.size();
         std::vector<std::int64_t> st(nd, 0), idx(nd, 0);
         std::int64_t acc = 1;

@@ -132,6 +132,13 @@ void* Tensor::data() const {
 Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, float scale) const {
   Tensor t = empty(shape_, dtype);
   const bool fp8 = numerics::spec(dtype).bits() == 8;
+  if (dtype == dtype_ && (fp8 ? scale : 1.0f) == scale_) {
+    // Same format and scale: every code maps to itself under any rounding, so copy the bytes
+    // (the convert path would decode and re-encode each element).
+    std::memcpy(t.data(), data(), nbytes());
+    t.scale_ = scale_;
+    return t;
+  }
   numerics::ConvertOptions opt;
   opt.rounding = rounding;
   opt.seed = seed;
