@@ -97,6 +97,11 @@ TEST(tensor_core, ConversionsRoundToNearestEven) {
   EXPECT_EQ(h[0], 1.0 + 0x1p-8);  // representable in fp16 (10 mantissa bits)
   EXPECT_EQ(h[3], 65504.0);
   EXPECT_EQ(h[4], 0x1p-24 * std::round(1e-8 / 0x1p-24));  // fp16 subnormal grid
+  // Widening is exact; narrowing fp64 -> fp32 honours the rounding mode.
+  Tensor w = Tensor::from(std::vector<double>{1.0 + 0x1p-30, 1.0 - 0x1p-30}, {2}, DType::fp64);
+  EXPECT_EQ(w.to(DType::fp32).to_vector_f64(), (std::vector<double>{1.0, 1.0}));
+  EXPECT_EQ(w.to(DType::fp32, numerics::Rounding::toward_zero).to_vector_f64(), (std::vector<double>{1.0, 1.0 - 0x1p-24}));
+  EXPECT_EQ(t.to(DType::fp16).to(DType::fp64).to_vector_f64(), h);
   // Round trip through fp32 is exact for bf16 values.
   Tensor b = t.to(DType::bf16);
   EXPECT_EQ(b.to(DType::fp32).to(DType::bf16).to_vector(), b.to_vector());

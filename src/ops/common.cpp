@@ -140,6 +140,7 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
   Shape padded(n, 1);
   for (std::size_t i = 0; i < shape.size(); ++i) padded[n - shape.size() + i] = shape[i];
   Tensor out = Tensor::zeros(shape, g.dtype());
+  if (g.numel() == 0) return out;
   const BroadcastSplit split = split_broadcast(gs, shape);
   if (split.kind != BroadcastSplit::generic) {
     dispatch(g.dtype(), [&]<typename T>() {

@@ -139,6 +139,14 @@ Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, 
     t.scale_ = scale_;
     return t;
   }
+  if (scale_ == 1.0f && (dtype == DType::fp64 || (dtype == DType::fp32 && (dtype_ != DType::fp64 ||
+                                                                           rounding == numerics::Rounding::nearest)))) {
+    // Widening to fp32/fp64 (the ops' compute dtypes) is an exact decode, vectorised for every
+    // source; numerics::convert would re-encode each decoded value into fp32 one by one.
+    if (dtype == DType::fp64) numerics::decode(t.data_as<double>(), data(), dtype_, static_cast<std::size_t>(numel_));
+    else numerics::decode(t.data_as<float>(), data(), dtype_, static_cast<std::size_t>(numel_));
+    return t;
+  }
   numerics::ConvertOptions opt;
   opt.rounding = rounding;
   opt.seed = seed;
