@@ -20,7 +20,7 @@ Tensor leaf(const std::vector<float>& v, const Shape& s, DType t = DType::fp32) 
   return x;
 }
 
-TEST(Autograd, GradientsAccumulateOverTwoBackwardCalls) {
+TEST(autograd, GradientsAccumulateOverTwoBackwardCalls) {
   Tensor x = leaf({1, -2, 3}, {3});
   ops::sum(ops::mul(x, x)).backward();  // d/dx sum x^2 = 2x
   EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{2, -4, 6}));
@@ -32,14 +32,14 @@ TEST(Autograd, GradientsAccumulateOverTwoBackwardCalls) {
   EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{1, 1, 1}));
 }
 
-TEST(Autograd, TensorUsedTwiceSumsItsGradients) {
+TEST(autograd, TensorUsedTwiceSumsItsGradients) {
   Tensor x = leaf({2, 5}, {2});
   const Tensor y = ops::add(ops::mul(x, x), ops::scale(x, 4.0));  // x^2 + 4x -> 2x + 4
   ops::sum(y).backward();
   EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{8, 14}));
 }
 
-TEST(Autograd, LeafGradientDtypes) {
+TEST(autograd, LeafGradientDtypes) {
   Tensor h = leaf({1.5f, 2.0f}, {2}, DType::bf16);
   Tensor d = Tensor::from(std::vector<double>{1.0, 2.0}, {2}, DType::fp64);
   d.set_requires_grad(true);
@@ -50,7 +50,7 @@ TEST(Autograd, LeafGradientDtypes) {
   EXPECT_EQ(d.grad().dtype(), DType::fp64);
 }
 
-TEST(Autograd, NoGradGuardRecordsNothing) {
+TEST(autograd, NoGradGuardRecordsNothing) {
   Tensor x = leaf({1, 2}, {2});
   {
     autograd::NoGradGuard ng;
@@ -72,7 +72,7 @@ TEST(Autograd, NoGradGuardRecordsNothing) {
   EXPECT_FALSE(ops::mul(c, c).requires_grad());
 }
 
-TEST(Autograd, SecondBackwardWithoutRetainGraphThrows) {
+TEST(autograd, SecondBackwardWithoutRetainGraphThrows) {
   Tensor x = leaf({1, 2}, {2});
   const Tensor loss = ops::sum(ops::mul(x, x));
   loss.backward();
@@ -87,7 +87,7 @@ TEST(Autograd, SecondBackwardWithoutRetainGraphThrows) {
   EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{2, 4}));  // the failed call added nothing
 }
 
-TEST(Autograd, RetainGraphAllowsTwice) {
+TEST(autograd, RetainGraphAllowsTwice) {
   Tensor x = leaf({1, 2}, {2});
   const Tensor loss = ops::sum(ops::mul(x, x));
   loss.backward(Tensor(), /*retain_graph=*/true);
@@ -98,7 +98,7 @@ TEST(Autograd, RetainGraphAllowsTwice) {
   EXPECT_THROW(loss.backward(), Error);
 }
 
-TEST(Autograd, NonScalarNeedsASeed) {
+TEST(autograd, NonScalarNeedsASeed) {
   Tensor x = leaf({1, 2, 3}, {3});
   const Tensor y = ops::mul(x, x);
   try {
@@ -112,19 +112,19 @@ TEST(Autograd, NonScalarNeedsASeed) {
   EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{2, 0, -6}));
 }
 
-TEST(Autograd, BackwardOnAConstantThrows) {
+TEST(autograd, BackwardOnAConstantThrows) {
   const Tensor c = Tensor::ones({});
   EXPECT_THROW(c.backward(), Error);
 }
 
-TEST(Autograd, OnlyLeavesChangeRequiresGrad) {
+TEST(autograd, OnlyLeavesChangeRequiresGrad) {
   Tensor x = leaf({1}, {1});
   Tensor y = ops::mul(x, x);
   EXPECT_FALSE(y.is_leaf());
   EXPECT_THROW(y.set_requires_grad(false), Error);
 }
 
-TEST(Autograd, DeepChainDoesNotOverflowTheStack) {
+TEST(autograd, DeepChainDoesNotOverflowTheStack) {
   Tensor x = leaf({1.0f}, {1});
   Tensor y = x;
   for (int i = 0; i < 5000; ++i) y = ops::scale(y, 1.0);

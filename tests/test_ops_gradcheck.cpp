@@ -14,7 +14,7 @@ using testing::param;
 using V = std::vector<Tensor>;
 constexpr double kTol = 1e-6;
 
-TEST(GradCheck, BinaryWithBroadcasting) {
+TEST(ops_gradcheck, BinaryWithBroadcasting) {
   EXPECT_LT(gradcheck([](const V& x) { return add(x[0], x[1]); }, {param({3, 4}, 1), param({4}, 2)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return sub(x[0], x[1]); }, {param({2, 1, 3}, 3), param({4, 1}, 4)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return mul(x[0], x[1]); }, {param({2, 1, 3}, 5), param({1, 4, 1}, 6)}), kTol);
@@ -23,7 +23,7 @@ TEST(GradCheck, BinaryWithBroadcasting) {
   EXPECT_LT(gradcheck([](const V& x) { return scale(x[0], -2.5); }, {param({3, 2}, 11)}), kTol);
 }
 
-TEST(GradCheck, Unary) {
+TEST(ops_gradcheck, Unary) {
   // relu away from its kink at 0.
   EXPECT_LT(gradcheck([](const V& x) { return relu(x[0]); }, {param({4, 5}, 12, 0.1, 1.0)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return relu(x[0]); }, {param({4, 5}, 13, -1.0, -0.1)}), kTol);
@@ -34,7 +34,7 @@ TEST(GradCheck, Unary) {
   EXPECT_LT(gradcheck([](const V& x) { return ops::log(x[0]); }, {param({4, 5}, 18, 0.5, 3)}), kTol);
 }
 
-TEST(GradCheck, SoftmaxAndLosses) {
+TEST(ops_gradcheck, SoftmaxAndLosses) {
   EXPECT_LT(gradcheck([](const V& x) { return softmax(x[0]); }, {param({3, 7}, 19, -3, 3)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return log_softmax(x[0]); }, {param({2, 3, 5}, 20, -3, 3)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return cross_entropy(x[0], {2, 0, 4, 4}); }, {param({4, 5}, 21, -3, 3)}), kTol);
@@ -42,13 +42,13 @@ TEST(GradCheck, SoftmaxAndLosses) {
   EXPECT_LT(gradcheck([](const V& x) { return bce_with_logits(x[0], x[1]); }, {param({6}, 24, -4, 4), param({6}, 25, 0, 1)}), kTol);
 }
 
-TEST(GradCheck, Reductions) {
+TEST(ops_gradcheck, Reductions) {
   EXPECT_LT(gradcheck([](const V& x) { return sum(x[0], {1}); }, {param({3, 4, 2}, 26)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return mean(x[0], {0, 2}, true); }, {param({3, 4, 2}, 27)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return mean(x[0]); }, {param({3, 4}, 28)}), kTol);
 }
 
-TEST(GradCheck, MatmulAndLinear) {
+TEST(ops_gradcheck, MatmulAndLinear) {
   EXPECT_LT(gradcheck([](const V& x) { return matmul(x[0], x[1]); }, {param({3, 5}, 29), param({5, 4}, 30)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return matmul(x[0], x[1]); }, {param({2, 3, 5}, 31), param({2, 5, 4}, 32)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return matmul(x[0], x[1]); }, {param({2, 3, 5}, 33), param({5, 4}, 34)}), kTol);
@@ -65,14 +65,14 @@ TEST(GradCheck, MatmulAndLinear) {
   EXPECT_LT(gradcheck([](const V& x) { return linear(x[0], x[1]); }, {param({3, 6}, 41), param({4, 6}, 42)}), kTol);
 }
 
-TEST(GradCheck, LayerNorm) {
+TEST(ops_gradcheck, LayerNorm) {
   EXPECT_LT(gradcheck([](const V& x) { return layer_norm(x[0], x[1], x[2]); },
                       {param({3, 8}, 43, -2, 2), param({8}, 44), param({8}, 45)}),
             kTol);
   EXPECT_LT(gradcheck([](const V& x) { return layer_norm(x[0], Tensor(), Tensor()); }, {param({2, 2, 5}, 46, -2, 2)}), kTol);
 }
 
-TEST(GradCheck, ShapeOps) {
+TEST(ops_gradcheck, ShapeOps) {
   EXPECT_LT(gradcheck([](const V& x) { return reshape(x[0], {4, -1}); }, {param({2, 6}, 47)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return transpose(x[0], 0, 2); }, {param({2, 3, 4}, 48)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return permute(x[0], {1, 2, 0}); }, {param({2, 3, 4}, 49)}), kTol);

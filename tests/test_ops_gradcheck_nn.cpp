@@ -19,7 +19,7 @@ using testing::param;
 using V = std::vector<Tensor>;
 constexpr double kTol = 1e-6;
 
-TEST(GradCheckNN, Conv2d) {
+TEST(ops_gradcheck_nn, Conv2d) {
   // stride 2, pad 1, with bias; odd sizes so the last window is partial.
   EXPECT_LT(gradcheck([](const V& x) { return conv2d(x[0], x[1], x[2], 2, 1); },
                       {param({2, 3, 5, 6}, 101), param({4, 3, 3, 3}, 102), param({4}, 103)}),
@@ -33,7 +33,7 @@ TEST(GradCheckNN, Conv2d) {
             kTol);
 }
 
-TEST(GradCheckNN, Conv2dMatchesDirectSum) {
+TEST(ops_gradcheck_nn, Conv2dMatchesDirectSum) {
   const Tensor x = Tensor::uniform({1, 2, 4, 4}, -1, 1, 110, DType::fp64);
   const Tensor w = Tensor::uniform({3, 2, 3, 3}, -1, 1, 111, DType::fp64);
   const Tensor b = Tensor::uniform({3}, -1, 1, 112, DType::fp64);
@@ -55,14 +55,14 @@ TEST(GradCheckNN, Conv2dMatchesDirectSum) {
       }
 }
 
-TEST(GradCheckNN, Pools) {
+TEST(ops_gradcheck_nn, Pools) {
   EXPECT_LT(gradcheck([](const V& x) { return max_pool2d(x[0], 2, 2); }, {param({2, 2, 4, 5}, 120)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return max_pool2d(x[0], 3, 2, 1); }, {param({1, 3, 5, 5}, 121)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return avg_pool2d(x[0], 2, 2); }, {param({2, 2, 4, 4}, 122)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return avg_pool2d(x[0], 3, 2, 1); }, {param({1, 2, 5, 6}, 123)}), kTol);
 }
 
-TEST(GradCheckNN, PoolValues) {
+TEST(ops_gradcheck_nn, PoolValues) {
   const Tensor x = Tensor::from(std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, {1, 1, 4, 4});
   EXPECT_EQ(max_pool2d(x, 2, 2).to_vector(), (std::vector<float>{6, 8, 14, 16}));
   EXPECT_EQ(avg_pool2d(x, 2, 2).to_vector(), (std::vector<float>{3.5f, 5.5f, 11.5f, 13.5f}));
@@ -70,7 +70,7 @@ TEST(GradCheckNN, PoolValues) {
   EXPECT_FLOAT_EQ(avg_pool2d(x, 3, 2, 1).to_vector()[0], 14.0f / 9.0f);
 }
 
-TEST(GradCheckNN, BatchNormTraining) {
+TEST(ops_gradcheck_nn, BatchNormTraining) {
   // 4-d (BatchNorm2d) with affine parameters and running statistics being updated.
   Tensor rm = Tensor::zeros({3}, DType::fp64), rv = Tensor::ones({3}, DType::fp64);
   EXPECT_LT(gradcheck([&](const V& x) { return batch_norm(x[0], x[1], x[2], rm, rv, true); },
@@ -82,14 +82,14 @@ TEST(GradCheckNN, BatchNormTraining) {
             kTol);
 }
 
-TEST(GradCheckNN, BatchNormEval) {
+TEST(ops_gradcheck_nn, BatchNormEval) {
   const Tensor rm = Tensor::uniform({3}, -0.5, 0.5, 134, DType::fp64), rv = Tensor::uniform({3}, 0.5, 2, 135, DType::fp64);
   EXPECT_LT(gradcheck([&](const V& x) { return batch_norm(x[0], x[1], x[2], rm, rv, false); },
                       {param({2, 3, 2, 3}, 136, -2, 2), param({3}, 137), param({3}, 138)}),
             kTol);
 }
 
-TEST(GradCheckNN, BatchNormRunningStatsFollowPyTorchRule) {
+TEST(ops_gradcheck_nn, BatchNormRunningStatsFollowPyTorchRule) {
   const std::int64_t N = 4, C = 3, HW = 5;
   const Tensor x = Tensor::uniform({N, C, HW}, -2, 3, 140);
   Tensor rm = Tensor::from(std::vector<float>{0.5f, -1.0f, 2.0f}, {C});
@@ -134,7 +134,7 @@ TEST(GradCheckNN, BatchNormRunningStatsFollowPyTorchRule) {
   }
 }
 
-TEST(GradCheckNN, BatchNormEvalUsesRunningStats) {
+TEST(ops_gradcheck_nn, BatchNormEvalUsesRunningStats) {
   const std::int64_t C = 2;
   const Tensor x = Tensor::uniform({3, C, 2, 2}, -2, 2, 150);
   Tensor rm = Tensor::from(std::vector<float>{0.25f, -0.5f}, {C});
@@ -158,7 +158,7 @@ TEST(GradCheckNN, BatchNormEvalUsesRunningStats) {
   EXPECT_THROW(batch_norm(x, gamma, beta, Tensor(), Tensor(), false), Error);
 }
 
-TEST(GradCheckNN, EmbeddingRepeatedIds) {
+TEST(ops_gradcheck_nn, EmbeddingRepeatedIds) {
   const std::vector<std::int64_t> ids{1, 3, 1, 0, 1, 4};
   EXPECT_LT(gradcheck([&](const V& x) { return embedding(x[0], ids, {2, 3}); }, {param({5, 3}, 160)}), kTol);
   // The table gradient of sum(y) counts occurrences: row 1 thrice, row 2 never.
@@ -185,14 +185,14 @@ TEST(GradCheckNN, EmbeddingRepeatedIds) {
     for (std::size_t d = 0; d < 2; ++d) EXPECT_EQ(y8v[i * 2 + d], t8v[static_cast<std::size_t>(ids[i]) * 2 + d]);
 }
 
-TEST(GradCheckNN, EmbeddingBadIds) {
+TEST(ops_gradcheck_nn, EmbeddingBadIds) {
   const Tensor table = Tensor::zeros({5, 3});
   EXPECT_THROW(embedding(table, {0, 5}, {2}), Error);
   EXPECT_THROW(embedding(table, {-1}, {1}), Error);
   EXPECT_THROW(embedding(table, {0, 1, 2}, {2}), Error);
 }
 
-TEST(GradCheckNN, Dropout) {
+TEST(ops_gradcheck_nn, Dropout) {
   const double p = 0.3;
   EXPECT_LT(gradcheck([p](const V& x) { return dropout(x[0], p, 7); }, {param({6, 7}, 170)}), kTol);
   // Gradient = mask / (1 - p): with x = 1 the output is that same mask / (1 - p).
@@ -216,7 +216,7 @@ TEST(GradCheckNN, Dropout) {
   EXPECT_EQ(tail, std::vector<float>(yv.begin() + 600, yv.end()));
 }
 
-TEST(GradCheckNN, DropoutIdentityAndEdges) {
+TEST(ops_gradcheck_nn, DropoutIdentityAndEdges) {
   Tensor x = Tensor::uniform({4, 5}, -1, 1, 171);
   x.set_requires_grad(true);
   const Tensor y0 = dropout(x, 0.0, 1);
@@ -229,13 +229,13 @@ TEST(GradCheckNN, DropoutIdentityAndEdges) {
   EXPECT_THROW(dropout(x, -0.1, 1), Error);
 }
 
-TEST(GradCheckNN, CausalSelfAttention) {
+TEST(ops_gradcheck_nn, CausalSelfAttention) {
   EXPECT_LT(gradcheck([](const V& x) { return causal_self_attention(x[0], x[1], x[2]); },
                       {param({2, 2, 5, 3}, 180, -2, 2), param({2, 2, 5, 3}, 181, -2, 2), param({2, 2, 5, 3}, 182)}),
             kTol);
 }
 
-TEST(GradCheckNN, AttentionIsCausal) {
+TEST(ops_gradcheck_nn, AttentionIsCausal) {
   const Tensor q = Tensor::uniform({1, 2, 5, 3}, -1, 1, 183, DType::fp64);
   const Tensor k = Tensor::uniform({1, 2, 5, 3}, -1, 1, 184, DType::fp64);
   Tensor v = Tensor::uniform({1, 2, 5, 3}, -1, 1, 185, DType::fp64);
@@ -260,7 +260,7 @@ TEST(GradCheckNN, AttentionIsCausal) {
   for (int d = 0; d < 3; ++d) EXPECT_NEAR(y[static_cast<std::size_t>(d)], vv[static_cast<std::size_t>(d)], 1e-15);
 }
 
-TEST(GradCheckNN, ShapeErrors) {
+TEST(ops_gradcheck_nn, ShapeErrors) {
   const Tensor x = Tensor::zeros({1, 3, 4, 4});
   EXPECT_THROW(conv2d(x, Tensor::zeros({2, 2, 3, 3})), Error);             // channels
   EXPECT_THROW(conv2d(x, Tensor::zeros({2, 3, 3, 3}), Tensor::zeros({3})), Error);  // bias

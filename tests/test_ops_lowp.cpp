@@ -72,7 +72,7 @@ void expect_gemm_bound(const std::vector<double>& c, const std::vector<double>& 
   EXPECT_EQ(bad, 0) << what;
 }
 
-TEST(LowP, MatmulOperandsAccumulateInFp32) {
+TEST(ops_lowp, MatmulOperandsAccumulateInFp32) {
   const std::int64_t M = 7, K = 300, N = 9;  // K > one 256-wide K block of the panel path
   for (DType t : {DType::fp16, DType::bf16, DType::e4m3, DType::e5m2}) {
     const Operand a = make({M, K}, t, 1), b = make({K, N}, t, 2);
@@ -90,7 +90,7 @@ TEST(LowP, MatmulOperandsAccumulateInFp32) {
                     "batched");
 }
 
-TEST(LowP, LinearOperandsAccumulateInFp32) {
+TEST(ops_lowp, LinearOperandsAccumulateInFp32) {
   const std::int64_t M = 5, K = 270, N = 6;
   for (DType t : {DType::fp16, DType::bf16, DType::e4m3}) {
     const Operand x = make({M, K}, t, 10), w = make({N, K}, t, 11);
@@ -100,7 +100,7 @@ TEST(LowP, LinearOperandsAccumulateInFp32) {
   }
 }
 
-TEST(LowP, Lowp16OutputIsTheFp32ResultRoundedOnce) {
+TEST(ops_lowp, Lowp16OutputIsTheFp32ResultRoundedOnce) {
   const std::int64_t M = 8, K = 64, N = 12;
   for (DType in : {DType::bf16, DType::fp16, DType::e4m3})
     for (DType out : {DType::bf16, DType::fp16}) {
@@ -119,7 +119,7 @@ TEST(LowP, Lowp16OutputIsTheFp32ResultRoundedOnce) {
     }
 }
 
-TEST(LowP, SoftmaxOfBf16ComputesInFp32) {
+TEST(ops_lowp, SoftmaxOfBf16ComputesInFp32) {
   const Tensor x = Tensor::uniform({6, 33}, -8, 8, 30).to(DType::bf16);
   const auto xv = x.to_vector_f64();
   std::vector<double> ref(xv.size());
@@ -139,7 +139,7 @@ TEST(LowP, SoftmaxOfBf16ComputesInFp32) {
   }
 }
 
-TEST(LowP, LayerNormOfBf16ComputesInFp32) {
+TEST(ops_lowp, LayerNormOfBf16ComputesInFp32) {
   const std::size_t N = 4, C = 48;
   const Tensor x = Tensor::uniform({4, 48}, -3, 5, 31).to(DType::bf16);
   const Tensor gamma = Tensor::uniform({48}, 0.5, 1.5, 32), beta = Tensor::uniform({48}, -0.5, 0.5, 33);
@@ -163,7 +163,7 @@ TEST(LowP, LayerNormOfBf16ComputesInFp32) {
   }
 }
 
-TEST(LowP, OpsOnBf16ReturnBf16ByDefault) {
+TEST(ops_lowp, OpsOnBf16ReturnBf16ByDefault) {
   const auto bf = [](const Shape& s, std::uint64_t seed) { return Tensor::uniform(s, -1, 1, seed).to(DType::bf16); };
   const Tensor a = bf({4, 6}, 40), b = bf({4, 6}, 41), w = bf({5, 6}, 42);
   for (const Tensor& t : {add(a, b), mul(a, b), sub(a, b), div(a, add(b, Tensor::full({1}, 3.0, DType::bf16))),
@@ -187,7 +187,7 @@ TEST(LowP, OpsOnBf16ReturnBf16ByDefault) {
   EXPECT_EQ(conv2d(img, bf({4, 3, 3, 3}, 44), Tensor(), 1, 0, DType::fp32).dtype(), DType::fp32);
 }
 
-TEST(LowP, Bf16IntermediateGradientsArriveRoundedToBf16) {
+TEST(ops_lowp, Bf16IntermediateGradientsArriveRoundedToBf16) {
   // x (fp32 leaf) -> h = cast(x, bf16) -> y = h * w in fp32. dL/dh = w, which is not a bf16
   // value; the engine stores h's gradient in bf16, so x receives round_bf16(w), not w.
   Tensor x = Tensor::uniform({64}, -1, 1, 50);

@@ -46,7 +46,7 @@ using tensor::LedgerScope;
 std::size_t dt(DType t) { return static_cast<std::size_t>(t); }
 std::size_t cat(Category c) { return static_cast<std::size_t>(c); }
 
-TEST(TensorViews, ViewAndNarrowShareStorage) {
+TEST(tensor_views, ViewAndNarrowShareStorage) {
   Tensor t = Tensor::from(std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {3, 4});
   Tensor v = t.view({2, 6});
   EXPECT_EQ(v.storage_id(), t.storage_id());
@@ -73,7 +73,7 @@ TEST(TensorViews, ViewAndNarrowShareStorage) {
   EXPECT_EQ(t.detach().storage_id(), t.storage_id());
 }
 
-TEST(TensorViews, TransposeCopies) {
+TEST(tensor_views, TransposeCopies) {
   Tensor t = Tensor::from(std::vector<float>{0, 1, 2, 3, 4, 5}, {2, 3});
   Tensor tt = ops::transpose(t, 0, 1);
   EXPECT_NE(tt.storage_id(), t.storage_id());
@@ -89,7 +89,7 @@ TEST(TensorViews, TransposeCopies) {
   EXPECT_EQ(qt.to_vector(), ops::transpose(q.to(DType::fp32), 0, 1).to_vector());
 }
 
-TEST(TensorConvert, RoundToNearestEven) {
+TEST(tensor_convert, RoundToNearestEven) {
   // bf16 keeps 8 significant bits: 1 + 2^-8 is a tie between 1 and 1 + 2^-7 -> even (1);
   // 1 + 3 * 2^-8 ties between 1 + 2^-7 and 1 + 2^-6 -> even (1 + 2^-6).
   const Tensor x = Tensor::from(std::vector<double>{1 + 0x1p-8, 1 + 3 * 0x1p-8, 1 + 0x1p-8 + 0x1p-20, -2.5}, {4}, DType::fp64);
@@ -108,7 +108,7 @@ TEST(TensorConvert, RoundToNearestEven) {
   EXPECT_EQ(h.to(DType::fp32).scale(), 1.0f);
 }
 
-TEST(TensorConvert, Fp8CarriesItsScale) {
+TEST(tensor_convert, Fp8CarriesItsScale) {
   const Tensor x = Tensor::from(std::vector<float>{0.1f, -0.02f, 3.0f, 0.0f}, {4});
   const Tensor q = x.to(DType::e4m3, numerics::Rounding::nearest, 0, 16.0f);
   EXPECT_EQ(q.dtype(), DType::e4m3);
@@ -134,7 +134,7 @@ TEST(TensorConvert, Fp8CarriesItsScale) {
   EXPECT_EQ(big.to(DType::e4m3, numerics::Rounding::nearest, 0, 0.25f).to_vector_f64()[0], 1024.0);
 }
 
-TEST(TensorLedger, LivePerCategoryAndDtype) {
+TEST(tensor_ledger, LivePerCategoryAndDtype) {
   const auto before = Ledger::snapshot();
   {
     LedgerScope scope(Category::weights);
@@ -165,7 +165,7 @@ TEST(TensorLedger, LivePerCategoryAndDtype) {
   EXPECT_EQ(after.live_total, before.live_total);
 }
 
-TEST(TensorLedger, PeaksAndReset) {
+TEST(tensor_ledger, PeaksAndReset) {
   Ledger::reset_peaks();
   const auto base = Ledger::snapshot();
   for (Category c : tensor::kAllCategories) EXPECT_EQ(base.peak[cat(c)], base.live[cat(c)]);
@@ -186,7 +186,7 @@ TEST(TensorLedger, PeaksAndReset) {
   EXPECT_EQ(Ledger::peak_total(), Ledger::live_total());
 }
 
-TEST(TensorLedger, GradientsAreTaggedAsGradients) {
+TEST(tensor_ledger, GradientsAreTaggedAsGradients) {
   Tensor w;
   {
     LedgerScope scope(Category::weights);
@@ -247,7 +247,7 @@ void step(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2,
   loss.backward();
 }
 
-TEST(TensorAllocator, RepeatedStepsReuseBlocks) {
+TEST(tensor_allocator, RepeatedStepsReuseBlocks) {
   auto p = [](const Shape& s, std::uint64_t seed) {
     Tensor t = Tensor::uniform(s, -1, 1, seed);
     t.set_requires_grad(true);
@@ -270,7 +270,7 @@ TEST(TensorAllocator, RepeatedStepsReuseBlocks) {
   EXPECT_GT(CachingAllocator::cached_bytes(), 0u);
 }
 
-TEST(TensorHotPath, NoLargeHeapAllocationPerStep) {
+TEST(tensor_hot_path, NoLargeHeapAllocationPerStep) {
   auto p = [](const Shape& s, std::uint64_t seed) {
     Tensor t = Tensor::uniform(s, -1, 1, seed);
     t.set_requires_grad(true);
@@ -320,7 +320,7 @@ TEST(TensorHotPath, NoLargeHeapAllocationPerStep) {
   EXPECT_LE(growth_blocks, static_cast<std::uint64_t>(runtime::num_threads()) * static_cast<int>(kernels::cpu::Scratch::count));
 }
 
-TEST(TensorAllocator, FreedBlocksAreHandedOutAgain) {
+TEST(tensor_allocator, FreedBlocksAreHandedOutAgain) {
   const void* first;
   {
     Tensor t = Tensor::empty({3000}, DType::fp32);
