@@ -16,6 +16,10 @@ namespace mixtrain::app {
 void register_convert(CLI::App& app);
 void register_formats(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_train(CLI::App& app);
+void register_compare(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_inspect(CLI::App& app);
 
 // --seed: a decimal integer in [0, 2^64). Throws mixtrain::Error otherwise.
 inline std::uint64_t parse_seed(const std::string& s) {

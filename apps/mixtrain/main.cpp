@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
   mixtrain::app::register_convert(app);
   mixtrain::app::register_formats(app);
   mixtrain::app::register_bench(app);
+  mixtrain::app::register_train(app);
+  mixtrain::app::register_compare(app);
+  mixtrain::app::register_eval(app);
+  mixtrain::app::register_inspect(app);
   try {
     app.parse(argc, argv);  // runs the selected subcommand's callback
   } catch (const CLI::ParseError& e) {

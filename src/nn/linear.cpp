@@ -57,6 +57,24 @@ Tensor Linear::forward_fp8(const Tensor& x) {
   return ops::linear(xq, wq, bias_ ? *bias_ : Tensor(), opt_.activation, out_dtype_, hook);
 }
 
+nlohmann::json Linear::extra_state() const {
+  if (!fp8_) return nullptr;
+  auto one = [](const amp::Fp8ScalingState& st) {
+    return nlohmann::json{{"scale", st.scale()}, {"history", std::vector<float>(st.history().begin(), st.history().end())}};
+  };
+  return {{"fp8_input", one(fp8_x_)}, {"fp8_weight", one(fp8_w_)}, {"fp8_grad", one(fp8_g_)}};
+}
+
+void Linear::load_extra_state(const nlohmann::json& j) {
+  if (!fp8_) return;
+  try {
+    for (auto [key, st] : {std::pair{"fp8_input", &fp8_x_}, std::pair{"fp8_weight", &fp8_w_}, std::pair{"fp8_grad", &fp8_g_}})
+      st->restore(j.at(key).at("scale").get<float>(), j.at(key).at("history").get<std::vector<float>>());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint: bad fp8 state for " + name() + ": " + e.what());
+  }
+}
+
 LayerNorm::LayerNorm(const LayerNormOptions& o) : opt_(o) {
   check(o.features > 0, "LayerNorm: features must be positive");
   tensor::LedgerScope scope(tensor::Category::weights);

@@ -30,6 +30,8 @@ class Linear : public Module {
   amp::Fp8ScalingState& fp8_input() { return fp8_x_; }
   amp::Fp8ScalingState& fp8_weight() { return fp8_w_; }
   amp::Fp8ScalingState& fp8_grad() { return fp8_g_; }
+  nlohmann::json extra_state() const override;
+  void load_extra_state(const nlohmann::json& j) override;
 
  protected:
   Tensor forward_impl(const Tensor& x) override;

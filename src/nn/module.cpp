@@ -78,6 +78,20 @@ void Module::apply_policy(const amp::Policy& policy) {
   on_policy(policy);
 }
 
+nlohmann::json Module::collect_extra_state() const {
+  nlohmann::json all = nlohmann::json::object();
+  for (const Module* m : modules()) {
+    nlohmann::json s = m->extra_state();
+    if (!s.is_null()) all[m->name()] = std::move(s);
+  }
+  return all;
+}
+
+void Module::restore_extra_state(const nlohmann::json& all) {
+  if (!all.is_null() && all.contains(name_)) load_extra_state(all.at(name_));
+  for (auto& [local, child] : children_) child->restore_extra_state(all);
+}
+
 std::vector<const Module*> Module::modules() const {
   std::vector<const Module*> out{this};
   for (const auto& [local, child] : children_) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,13 @@ class Module {
   // Each module with its dotted name (for printing the effective precision map).
   std::vector<const Module*> modules() const;
   virtual std::string type() const = 0;
+  // Extra state a layer keeps outside tensors (fp8 scaling histories), for checkpoints; keyed by
+  // the module's dotted name. The default has none.
+  virtual nlohmann::json extra_state() const { return nullptr; }
+  virtual void load_extra_state(const nlohmann::json&) {}
+  // Every module's extra state, {name: state}, and its restoration.
+  nlohmann::json collect_extra_state() const;
+  void restore_extra_state(const nlohmann::json& all);
 
  protected:
   Tensor& register_parameter(const std::string& name, Tensor t, bool is_norm = false, bool decay = true);

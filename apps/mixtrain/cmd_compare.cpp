@@ -1,0 +1,127 @@
+// `mixtrain compare`: the same model, seed and data order in several precisions; prints a table
+// and writes DIR/<precision>/ (each run), DIR/summary.json and DIR/report.html.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "commands.h"
+#include "io/atomic_file.h"
+#include "train/report.h"
+#include "train/trainer.h"
+#include "train_options.h"
+
+namespace mixtrain::app {
+namespace {
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::string mib(double bytes) { return fmt("%.1f MiB", bytes / 1048576.0); }
+
+// Builds the report's view of one run from its metrics and summary.
+train::ReportRun report_run(const std::string& name, const std::string& dir, const nlohmann::json& summary) {
+  train::ReportRun r;
+  r.name = name;
+  std::ifstream in(dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("step")) continue;
+    const std::int64_t s = j["step"];
+    if (j["loss"].is_number()) r.train_loss.push_back({s, j["loss"].get<double>()});
+    r.loss_scale.push_back({s, j["loss_scale"].get<double>()});
+    if (j.value("skipped", false)) r.skipped_steps.push_back(s);
+    if (j.contains("grad_stats"))
+      for (const auto& g : j["grad_stats"]) {
+        auto& h = r.grad_exponents[g["param"].get<std::string>()];
+        for (const auto& [e, cnt] : g["hist"].items()) {
+          const int bin = std::stoi(e) - numerics::kHistMinExponent;
+          if (bin >= 0 && bin < numerics::kHistBins) h[static_cast<std::size_t>(bin)] += cnt.get<std::uint64_t>();
+        }
+      }
+  }
+  for (const auto& [k, v] : summary["peak_bytes"].items())
+    if (k != "total" && v.get<std::int64_t>() > 0) r.peak_bytes[k] = v.get<std::int64_t>();
+  return r;
+}
+
+}  // namespace
+
+void register_compare(CLI::App& app) {
+  auto f = std::make_shared<TrainFlags>();
+  auto precisions = std::make_shared<std::string>("fp32,fp16,bf16,fp8");
+  CLI::App* cmd = app.add_subcommand("compare", "Train the same model in several precisions and write a report");
+  add_train_flags(cmd, *f, false);
+  cmd->add_option("--precisions", *precisions, "comma-separated: fp32,fp16,bf16,fp8[,fp16-noscale,bf16-O3,...]");
+  cmd->add_option("--out", f->cfg.out_dir, "output directory")->required();
+  cmd->callback([f, precisions] {
+    const auto list = split(*precisions);
+    check(!list.empty(), "--precisions is empty");
+    // Validate every setting before spending time on the first.
+    std::vector<train::ResolvedConfig> configs;
+    for (const auto& p : list) {
+      TrainFlags one = *f;
+      one.cfg.precision = p;
+      one.cfg.out_dir = f->cfg.out_dir + "/" + p;
+      configs.push_back(resolve_flags(one));
+    }
+    std::vector<nlohmann::json> summaries;
+    std::vector<train::ReportRun> runs;
+    for (const auto& rc : configs) {
+      std::fprintf(stderr, "== %s (%s)\n", rc.cfg.precision.c_str(), rc.policy.describe().c_str());
+      summaries.push_back(train::run_training(rc));
+      runs.push_back(report_run(rc.cfg.precision, rc.cfg.out_dir, summaries.back()));
+    }
+    const bool lm = summaries[0].contains("val_loss");
+    const char* eval_key = lm ? "val_loss" : "test_loss";
+    const double base_loss = summaries[0].value(eval_key, NAN);
+    const double base_acc = summaries[0].value("test_accuracy", NAN);
+    std::printf("%-14s %12s %12s %10s %10s %10s %12s %8s\n", "precision", "train loss", lm ? "val loss" : "test loss",
+                lm ? "" : "accuracy", lm ? "d loss" : "d acc", "ms/step", "peak mem", "skipped");
+    train::ReportOptions ropt;
+    ropt.title = "mixtrain compare: " + f->cfg.model;
+    ropt.summary_columns = {"final train loss", lm ? "val loss" : "test loss", "accuracy", lm ? "Δ loss vs fp32" : "Δ acc vs fp32",
+                            "ms/step", "peak memory", "skipped steps", "final loss scale"};
+    nlohmann::json all = nlohmann::json::array();
+    for (std::size_t i = 0; i < summaries.size(); ++i) {
+      const auto& s = summaries[i];
+      const double loss = s.value(eval_key, NAN), acc = s.value("test_accuracy", NAN);
+      const double delta = lm ? loss - base_loss : 100.0 * (acc - base_acc);
+      std::printf("%-14s %12.4f %12.4f %10s %10s %10.1f %12s %8lld\n", list[i].c_str(), s.value("final_train_loss", NAN), loss,
+                  lm ? "" : fmt("%.2f%%", 100 * acc).c_str(), fmt(lm ? "%+.4f" : "%+.2f", delta).c_str(),
+                  s.value("ms_per_step", NAN), mib(s["peak_bytes"].value("total", 0.0)).c_str(),
+                  static_cast<long long>(s.value("skipped_steps", 0)));
+      auto& sm = runs[i].summary;
+      sm["final train loss"] = fmt("%.4f", s.value("final_train_loss", NAN));
+      sm[lm ? "val loss" : "test loss"] = fmt("%.4f", loss);
+      sm["accuracy"] = lm ? "" : fmt("%.2f%%", 100 * acc);
+      sm[lm ? "Δ loss vs fp32" : "Δ acc vs fp32"] = fmt(lm ? "%+.4f" : "%+.2f", delta);
+      sm["ms/step"] = fmt("%.1f", s.value("ms_per_step", NAN));
+      sm["peak memory"] = mib(s["peak_bytes"].value("total", 0.0));
+      sm["skipped steps"] = std::to_string(s.value("skipped_steps", 0));
+      sm["final loss scale"] = fmt("%g", s.value("final_loss_scale", 1.0));
+      nlohmann::json e = s;
+      e["name"] = list[i];
+      all.push_back(e);
+    }
+    const std::string html = train::render_report(runs, ropt);
+    io::write_file_atomic(f->cfg.out_dir + "/report.html", std::as_bytes(std::span(html.data(), html.size())));
+    const std::string js = nlohmann::json{{"runs", all}}.dump(2) + "\n";
+    io::write_file_atomic(f->cfg.out_dir + "/summary.json", std::as_bytes(std::span(js.data(), js.size())));
+    std::printf("report: %s/report.html\n", f->cfg.out_dir.c_str());
+  });
+}
+
+}  // namespace mixtrain::app

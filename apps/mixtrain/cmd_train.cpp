@@ -1,0 +1,31 @@
+// `mixtrain train`: one training run; prints the effective precision map first and the summary
+// at the end.
+#include <cstdio>
+
+#include "commands.h"
+#include "train/trainer.h"
+#include "train_options.h"
+
+namespace mixtrain::app {
+
+void print_policy(const train::ResolvedConfig& rc) {
+  std::fprintf(stderr, "policy: %s; loss scale: %s\n", rc.policy.describe().c_str(),
+               rc.scale.mode == amp::ScaleMode::dynamic ? "dynamic" : rc.scale.mode == amp::ScaleMode::constant ? "static" : "none");
+  if (!rc.policy.map.empty()) std::fprintf(stderr, "precision map: %s\n", rc.policy.map.to_string().c_str());
+}
+
+void register_train(CLI::App& app) {
+  auto f = std::make_shared<TrainFlags>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a model in a chosen precision");
+  add_train_flags(cmd, *f, true);
+  cmd->add_option("--out", f->cfg.out_dir, "output directory (metrics.jsonl, summary.json, checkpoint.safetensors)")->required();
+  cmd->add_option("--resume", f->cfg.resume_dir, "continue from the checkpoint in this directory");
+  cmd->callback([f] {
+    const train::ResolvedConfig rc = resolve_flags(*f);
+    print_policy(rc);
+    const auto summary = train::run_training(rc);
+    std::printf("%s\n", summary.dump().c_str());
+  });
+}
+
+}  // namespace mixtrain::app

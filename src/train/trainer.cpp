@@ -1,0 +1,230 @@
+// The loop. Metrics lines hold only values that are a deterministic function of (config, step)
+// except the "ms" field, so runs (and resumed runs) can be compared line by line.
+#include "train/trainer.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "amp/autocast.h"
+#include "amp/grad_scaler.h"
+#include "io/atomic_file.h"
+#include "numerics/stats.h"
+#include "ops/elementwise.h"
+#include "optim/optimizer.h"
+#include "runtime/error.h"
+#include "runtime/parallel.h"
+#include "tensor/ledger.h"
+#include "train/checkpoint.h"
+#include "train/progress.h"
+#include "train/task.h"
+
+namespace mixtrain::train {
+
+std::int64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<std::int64_t>(u.ru_maxrss) * 1024;
+}
+
+namespace {
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, nn::Module& m, const amp::Policy& p) {
+  if (c.optimizer == "sgd")
+    return std::make_unique<optim::SGD>(m.parameters(), p, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+  return std::make_unique<optim::AdamW>(m.parameters(), p, optim::AdamWOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+}
+
+nlohmann::json config_json(const ResolvedConfig& rc) {
+  const TrainConfig& c = rc.cfg;
+  return {{"model", c.model}, {"data", c.data}, {"precision", c.precision}, {"label", rc.label},
+          {"opt_level", std::string(amp::to_string(rc.policy.level))}, {"batch", c.batch}, {"lr", c.lr},
+          {"optimizer", c.optimizer}, {"seed", c.seed}, {"context", c.context}, {"precision_map", rc.policy.map.to_string()},
+          {"fp8_recipe", c.fp8_recipe}, {"master", c.master}};
+}
+
+// Sparse {exponent: count} of a histogram.
+nlohmann::json sparse_hist(const numerics::FormatStats& s) {
+  nlohmann::json h = nlohmann::json::object();
+  for (int i = 0; i < numerics::kHistBins; ++i)
+    if (s.exponent_hist[i]) h[std::to_string(i + numerics::kHistMinExponent)] = s.exponent_hist[i];
+  return h;
+}
+
+}  // namespace
+
+nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) {
+  const TrainConfig& c = rc.cfg;
+  if (c.threads > 0) runtime::set_num_threads(c.threads);
+  namespace fs = std::filesystem;
+  if (topt.write_files) {
+    check(!c.out_dir.empty(), "train: --out DIR is required");
+    std::error_code ec;
+    fs::create_directories(c.out_dir, ec);
+    check(!ec && fs::is_directory(c.out_dir), "train: cannot create output directory " + c.out_dir);
+  }
+  tensor::Ledger::reset_peaks();
+  std::unique_ptr<Task> task;
+  {
+    tensor::LedgerScope scope(tensor::Category::weights);
+    task = make_task(rc);
+  }
+  nn::Module& model = task->model();
+  model.apply_policy(rc.policy);
+  auto opt = make_optimizer(c, model, rc.policy);
+  amp::GradScaler scaler(rc.scale);
+  // Peaks count training, not the one-off fp32 initialisation that apply_policy converted.
+  tensor::Ledger::reset_peaks();
+  const std::int64_t total = c.steps > 0 ? c.steps : c.epochs * task->steps_per_epoch();
+  check(c.batch % c.accumulate == 0, "--batch must be divisible by --accumulate");
+
+  // Resume: restore everything, then continue at the saved step.
+  std::int64_t start = 0;
+  std::vector<std::string> carried_metrics;
+  if (!c.resume_dir.empty()) {
+    const std::string ck = c.resume_dir + "/checkpoint.safetensors";
+    check(fs::exists(ck), "resume: no checkpoint at " + ck);
+    const nlohmann::json info = load_checkpoint(ck, model, opt.get(), &scaler);
+    start = info.value("step", std::int64_t{0});
+    const nlohmann::json saved = info.value("config", nlohmann::json::object());
+    for (const char* k : {"model", "precision", "opt_level", "batch", "optimizer", "seed"})
+      if (saved.contains(k) && saved[k] != config_json(rc)[k])
+        throw Error(std::string("resume: checkpoint was trained with ") + k + "=" + saved[k].dump() +
+                    ", this run has " + config_json(rc)[k].dump());
+    check(start <= total, "resume: checkpoint is at step " + std::to_string(start) + ", past --steps " + std::to_string(total));
+    std::ifstream old(c.resume_dir + "/metrics.jsonl");
+    for (std::string line; std::getline(old, line);) carried_metrics.push_back(line);
+  }
+
+  std::ofstream metrics;
+  std::string metrics_tmp;
+  if (topt.write_files) {
+    // Metrics go to a temp file renamed at the end: a failed run leaves the old file intact.
+    metrics_tmp = c.out_dir + "/metrics.jsonl.tmp";
+    metrics.open(metrics_tmp, std::ios::trunc);
+    check(metrics.good(), "train: cannot write " + metrics_tmp);
+    for (const auto& l : carried_metrics) {
+      const auto j = nlohmann::json::parse(l, nullptr, false);
+      if (!j.is_discarded() && j.value("step", std::int64_t{-1}) < start) metrics << l << '\n';
+    }
+    metrics << nlohmann::json{{"type", "config"}, {"config", config_json(rc)}, {"policy", rc.policy.describe()}}.dump() << '\n';
+  }
+
+  Progress progress(rc.label + " " + c.model, total, task->samples_per_step(), stderr, c.quiet ? 0 : -1);
+  const std::int64_t stats_every = c.stats_every > 0 ? c.stats_every : std::max<std::int64_t>(1, total / 10);
+  std::vector<double> step_ms, losses;
+  std::int64_t bad_streak = 0;
+  double last_acc = -1;
+  for (std::int64_t step = start; step < total; ++step) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double loss_sum = 0, acc_sum = 0;
+    bool finite = true;
+    for (std::int64_t micro = 0; micro < c.accumulate; ++micro) {
+      Tensor loss;
+      double acc = -1;
+      {
+        amp::Autocast guard(rc.policy);
+        loss = task->loss(step, micro, c.accumulate, &acc);
+      }
+      const double lv = loss.item();
+      finite = finite && std::isfinite(lv);
+      loss_sum += lv;
+      acc_sum += acc;
+      if (c.accumulate > 1) loss = ops::scale(loss, 1.0 / static_cast<double>(c.accumulate));
+      scaler.scale(loss).backward();
+    }
+    const double loss_v = loss_sum / static_cast<double>(c.accumulate);
+    const double acc_v = acc_sum / static_cast<double>(c.accumulate);
+    const double used_scale = scaler.get_scale();
+    nlohmann::json grad_stats;
+    if (topt.write_files && (step % stats_every == 0 || step + 1 == total)) {
+      // Weight-gradient exponents as computed (scaled), against the formats' ranges.
+      grad_stats = nlohmann::json::array();
+      for (const auto& p : model.parameters()) {
+        const Tensor g = p.tensor->grad();
+        if (!g.defined() || p.tensor->dim() < 2) continue;
+        const auto s = numerics::analyse(g.data_as<const float>(), static_cast<std::size_t>(g.numel()),
+                                         rc.policy.low == DType::fp32 ? DType::fp16 : rc.policy.low);
+        grad_stats.push_back({{"param", p.name}, {"hist", sparse_hist(s)}, {"overflow", s.overflow_fraction()},
+                              {"subnormal", s.subnormal_fraction()}, {"flush", s.flush_fraction()}});
+      }
+    }
+    scaler.unscale(*opt);
+    double grad_norm = -1;
+    if (c.clip > 0) grad_norm = optim::clip_grad_norm(*opt, c.clip);
+    const bool applied = scaler.step(*opt);
+    scaler.update();
+    opt->zero_grad();
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (step - start >= topt.warmup_steps_excluded) step_ms.push_back(ms);
+    losses.push_back(loss_v);
+    last_acc = acc_v;
+    bad_streak = finite ? 0 : bad_streak + 1;
+    if (bad_streak >= 10)
+      throw Error("training diverged: the loss is non-finite for 10 consecutive steps (at step " + std::to_string(step) +
+                  ", lr " + std::to_string(c.lr) + "); lower --lr" +
+                  (rc.scale.mode == amp::ScaleMode::dynamic ? " or --init-scale" : "") + " (no checkpoint was written by this run)");
+    if (topt.write_files) {
+      nlohmann::json line{{"step", step}, {"loss", std::isfinite(loss_v) ? nlohmann::json(loss_v) : nlohmann::json(nullptr)},
+                          {"lr", opt->lr()}, {"loss_scale", used_scale}, {"skipped", !applied}};
+      if (acc_v >= 0) line["accuracy"] = acc_v;
+      if (grad_norm >= 0) line["grad_norm"] = grad_norm;
+      if (!grad_stats.is_null()) line["grad_stats"] = grad_stats;
+      line["ms"] = ms;
+      metrics << line.dump() << '\n';
+    }
+    progress.update(step + 1, {loss_v, acc_v, rc.scale.mode == amp::ScaleMode::disabled ? 0.0 : scaler.get_scale(),
+                               scaler.state().skipped_steps()});
+  }
+  progress.finish();
+
+  nlohmann::json summary = config_json(rc);
+  summary["policy"] = rc.policy.describe();
+  summary["steps"] = total;
+  const std::size_t tail = std::min<std::size_t>(losses.size(), 20);
+  double tail_loss = 0;
+  for (std::size_t i = losses.size() - tail; i < losses.size(); ++i) tail_loss += losses[i];
+  summary["final_train_loss"] = tail > 0 ? tail_loss / static_cast<double>(tail) : NAN;
+  if (last_acc >= 0) summary["final_train_accuracy"] = last_acc;
+  if (topt.evaluate) {
+    const EvalResult ev = task->evaluate(rc.policy);
+    if (task->is_language_model()) {
+      summary["val_loss"] = ev.loss;
+    } else {
+      summary["test_loss"] = ev.loss;
+      summary["test_accuracy"] = ev.accuracy;
+    }
+  }
+  summary["skipped_steps"] = scaler.state().skipped_steps();
+  summary["final_loss_scale"] = scaler.get_scale();
+  std::vector<double> sorted = step_ms;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted.empty() ? NAN : sorted[sorted.size() / 2];
+  summary["ms_per_step"] = median;
+  summary["samples_per_s"] = sorted.empty() ? NAN : 1000.0 * static_cast<double>(task->samples_per_step()) / median;
+  const auto snap = tensor::Ledger::snapshot();
+  nlohmann::json peaks = nlohmann::json::object();
+  for (auto cat : tensor::kAllCategories) peaks[std::string(tensor::to_string(cat))] = snap.peak[static_cast<int>(cat)];
+  peaks["total"] = snap.peak_total;
+  summary["peak_bytes"] = peaks;
+  summary["peak_rss_bytes"] = peak_rss_bytes();
+  summary["parameters"] = model.parameter_count();
+  summary["threads"] = runtime::num_threads();
+
+  if (topt.write_files) {
+    metrics.close();
+    check(!metrics.fail(), "train: failed writing " + metrics_tmp);
+    save_checkpoint(c.out_dir + "/checkpoint.safetensors", model, *opt, scaler,
+                    {{"step", total}, {"config", config_json(rc)}});
+    fs::rename(metrics_tmp, c.out_dir + "/metrics.jsonl");
+    const std::string s = summary.dump(2) + "\n";
+    io::write_file_atomic(c.out_dir + "/summary.json", std::as_bytes(std::span(s.data(), s.size())));
+  }
+  return summary;
+}
+
+}  // namespace mixtrain::train

@@ -1,0 +1,26 @@
+// The training loop behind `mixtrain train`, `compare` and `bench`: builds the task, applies the
+// precision policy, runs the steps (autocast forward, scaled backward, unscale, clip, step,
+// update), writes DIR/metrics.jsonl, DIR/summary.json and DIR/checkpoint.safetensors, and
+// resumes from a checkpoint so that the resumed run's metrics equal an uninterrupted run's.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "train/config.h"
+
+namespace mixtrain::train {
+
+struct TrainOptions {
+  bool write_files = true;   // metrics, summary, checkpoint into cfg.out_dir
+  bool evaluate = true;      // held-out evaluation at the end
+  std::int64_t warmup_steps_excluded = 2;  // from the ms/step median
+};
+
+// Runs the whole training; returns the summary (also written to out_dir/summary.json). Throws
+// mixtrain::Error on bad input or when the loss stays non-finite (divergence).
+nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& opt = {});
+
+// Peak resident set size of this process in bytes.
+std::int64_t peak_rss_bytes();
+
+}  // namespace mixtrain::train

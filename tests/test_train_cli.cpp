@@ -1,0 +1,186 @@
+// The training CLI end to end (needs Debian's dataset-fashion-mnist and fortunes; skipped with a
+// message otherwise): train writes its three files, resume equals an uninterrupted run bit for
+// bit, eval and inspect read the checkpoint, compare writes the report, PyTorch can load the
+// checkpoint, and bad input ends in one line and a non-zero exit without losing a checkpoint.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "io_test_util.h"
+
+namespace mixtrain::testing {
+namespace {
+
+struct Result {
+  int status;
+  std::string out, err;
+};
+
+Result run(const std::string& args) {
+  TempDir tmp;
+  const std::string cmd = std::string(std::getenv("MIXTRAIN_BIN")) + " " + args + " > " + (tmp / "out") + " 2> " + (tmp / "err");
+  const int rc = std::system(cmd.c_str());
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(tmp / "out"), slurp(tmp / "err")};
+}
+
+bool have_fashion() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
+bool have_fortunes() { return std::filesystem::exists("/usr/share/games/fortunes"); }
+
+#define NEED_FASHION() \
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)"
+
+// Metric lines without the wall-clock field.
+std::vector<nlohmann::json> metrics(const std::string& dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream f(dir + "/metrics.jsonl");
+  for (std::string line; std::getline(f, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (!j.contains("step")) continue;
+    j.erase("ms");
+    out.push_back(j);
+  }
+  return out;
+}
+
+TEST(TrainCli, TrainWritesFilesAndResumeIsBitExact) {
+  NEED_FASHION();
+  TempDir d;
+  const std::string common = "train --model mlp --precision bf16 --batch 64 --threads 2 --quiet --seed 3 ";
+  auto full = run(common + "--steps 12 --out " + (d / "full"));
+  ASSERT_EQ(full.status, 0) << full.err;
+  for (const char* f : {"metrics.jsonl", "summary.json", "checkpoint.safetensors"}) EXPECT_TRUE(exists(d / "full/" + f)) << f;
+  const auto summary = nlohmann::json::parse(std::ifstream(d / "full/summary.json"));
+  for (const char* k : {"model", "precision", "opt_level", "steps", "final_train_loss", "test_loss", "test_accuracy",
+                        "skipped_steps", "final_loss_scale", "ms_per_step", "samples_per_s", "peak_bytes", "peak_rss_bytes"})
+    EXPECT_TRUE(summary.contains(k)) << k;
+  EXPECT_TRUE(summary["peak_bytes"].contains("master_weights"));
+  EXPECT_GT(summary["peak_bytes"]["master_weights"].get<double>(), 0);
+  ASSERT_EQ(run(common + "--steps 6 --out " + (d / "half")).status, 0);
+  auto resumed = run(common + "--steps 12 --resume " + (d / "half") + " --out " + (d / "resumed"));
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  const auto a = metrics(d / "full"), b = metrics(d / "resumed");
+  ASSERT_EQ(a.size(), 12u);
+  ASSERT_EQ(b.size(), 12u);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
+  EXPECT_EQ(read_bytes(d / "full/checkpoint.safetensors"), read_bytes(d / "resumed/checkpoint.safetensors"));
+
+  auto ev = run("eval --checkpoint " + (d / "full"));
+  ASSERT_EQ(ev.status, 0) << ev.err;
+  const auto e = nlohmann::json::parse(ev.out);
+  EXPECT_DOUBLE_EQ(e["test_accuracy"].get<double>(), summary["test_accuracy"].get<double>());
+  auto ins = run("inspect " + (d / "full/checkpoint.safetensors"));
+  ASSERT_EQ(ins.status, 0) << ins.err;
+  EXPECT_NE(ins.out.find("model.fc1.weight"), std::string::npos);
+  EXPECT_NE(ins.out.find("BF16"), std::string::npos);
+  EXPECT_NE(ins.out.find("master.fc1.weight"), std::string::npos);
+}
+
+TEST(TrainCli, GptOnFortunes) {
+  if (!have_fortunes()) GTEST_SKIP() << "fortunes not installed (apt-get install fortunes)";
+  TempDir d;
+  auto r = run("train --model gpt --precision bf16 --steps 3 --batch 2 --context 32 --quiet --out " + d.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto s = nlohmann::json::parse(std::ifstream(d / "summary.json"));
+  EXPECT_TRUE(s.contains("val_loss"));
+  EXPECT_TRUE(std::isfinite(s["val_loss"].get<double>()));
+  EXPECT_LT(s["val_loss"].get<double>(), 8.0);
+}
+
+TEST(TrainCli, PyTorchLoadsTheCheckpoint) {
+  NEED_FASHION();
+  if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3-torch not installed (apt-get install python3-torch)";
+  TempDir d;
+  ASSERT_EQ(run("train --model mlp --precision bf16 --steps 2 --batch 32 --quiet --out " + d.path()).status, 0);
+  // A minimal reader of the format: 8-byte little-endian header length, JSON header, raw data.
+  const std::string py = R"PY(
+import json, struct, sys, torch
+raw = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+dt = {'F32': torch.float32, 'BF16': torch.bfloat16, 'F16': torch.float16, 'F64': torch.float64}
+out = {}
+for name, e in header.items():
+    if name == '__metadata__': continue
+    b, end = e['data_offsets']
+    buf = bytearray(raw[8 + n + b: 8 + n + end])
+    out[name] = torch.frombuffer(buf, dtype=dt[e['dtype']]).reshape(e['shape'])
+w, m = out['model.fc1.weight'], out['master.fc1.weight']
+assert w.dtype == torch.bfloat16 and m.dtype == torch.float32, (w.dtype, m.dtype)
+assert tuple(w.shape) == (1024, 784)
+assert torch.equal(m.to(torch.bfloat16), w), 'bf16 copy is the rounded master'
+print('ok', len(out))
+)PY";
+  write_text(d / "read.py", py);
+  const std::string cmd = "/usr/bin/python3 " + (d / "read.py") + " " + (d / "checkpoint.safetensors") + " > " +
+                          (d / "py.out") + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream log(d / "py.out");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_EQ(text.rfind("ok ", 0), 0u) << text;
+}
+
+TEST(TrainCli, CompareWritesTableAndReport) {
+  NEED_FASHION();
+  TempDir d;
+  auto r = run("compare --model mlp --precisions fp32,fp16,bf16,fp8,fp16-noscale --steps 4 --batch 32 --quiet --out " + d.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("fp16-noscale"), std::string::npos);
+  EXPECT_NE(r.out.find("report: "), std::string::npos);
+  std::ifstream html(d / "report.html");
+  const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  const auto s = nlohmann::json::parse(std::ifstream(d / "summary.json"));
+  EXPECT_EQ(s["runs"].size(), 5u);
+}
+
+TEST(TrainCli, BadInputIsOneLineAndKeepsCheckpoints) {
+  TempDir d;
+  auto expect_error = [](const Result& r, const std::string& needle) {
+    EXPECT_NE(r.status, 0);
+    // Progress lines may precede it; the error itself is exactly one "mixtrain: " line, the last.
+    std::size_t errors = 0;
+    std::string last;
+    std::istringstream lines(r.err);
+    for (std::string l; std::getline(lines, l);) {
+      errors += l.rfind("mixtrain: ", 0) == 0;
+      last = l;
+    }
+    EXPECT_EQ(errors, 1u) << r.err;
+    EXPECT_EQ(last.rfind("mixtrain: ", 0), 0u) << r.err;
+    EXPECT_NE(last.find(needle), std::string::npos) << r.err;
+  };
+  expect_error(run("train --model vgg --out " + (d / "x")), "unknown model 'vgg'");
+  expect_error(run("train --model mlp --precision fp12 --out " + (d / "x")), "unknown precision");
+  expect_error(run("train --model mlp --epochs 1 --steps 3 --out " + (d / "x")), "mutually exclusive");
+  expect_error(run("train --model mlp --precision fp16-noscale --loss-scale dynamic --out " + (d / "x")), "contradicts");
+  expect_error(run("train --model mlp --data-dir " + (d / "nowhere") + " --out " + (d / "x")), "apt-get install dataset-fashion-mnist");
+  expect_error(run("train --model mlp --lr abc --out " + (d / "x")), "--lr");
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  ASSERT_EQ(run("train --model mlp --steps 2 --batch 32 --quiet --out " + (d / "run")).status, 0);
+  const auto before = read_bytes(d / "run/checkpoint.safetensors");
+  expect_error(run("train --model mlp --steps 40 --batch 32 --lr 1e4 --optimizer sgd --quiet --out " + (d / "run")), "diverged");
+  EXPECT_EQ(read_bytes(d / "run/checkpoint.safetensors"), before);
+  // A truncated checkpoint is reported, not crashed on.
+  std::filesystem::copy_file(d / "run/checkpoint.safetensors", d / "cut.safetensors");
+  std::filesystem::resize_file(d / "cut.safetensors", before.size() / 2);
+  std::filesystem::create_directories(d / "cutdir");
+  std::filesystem::copy_file(d / "cut.safetensors", d / "cutdir/checkpoint.safetensors");
+  expect_error(run("train --model mlp --steps 4 --batch 32 --quiet --resume " + (d / "cutdir") + " --out " + (d / "r2")), "cutdir");
+  expect_error(run("inspect " + (d / "cut.safetensors")), "cut.safetensors");
+}
+
+}  // namespace
+}  // namespace mixtrain::testing
