@@ -7,6 +7,8 @@
 #include <string>
 
 #include "commands.h"
+#include "train/trainer.h"
+#include "train_options.h"
 #include "kernels/cpu/gemm_bench.h"
 #include "numerics/format.h"
 #include "runtime/error.h"
@@ -53,8 +55,39 @@ void run_gemm(const GemmArgs& a) {
 }  // namespace
 
 void register_bench(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Performance measurements (one JSON line each)");
-  bench->require_subcommand(1);
+  CLI::App* bench = app.add_subcommand("bench", "Performance measurements (one JSON line each): "
+                                                "`bench --model M ...` times training steps, `bench gemm` one GEMM");
+  bench->require_subcommand(0, 1);
+  // bench --model: median ms/step of real training steps (no files written, no evaluation).
+  auto mf = std::make_shared<TrainFlags>();
+  add_train_flags(bench, *mf, true);
+  bench->get_option("--model")->required(false);
+  bench->callback([bench, mf] {
+    if (!bench->get_subcommands().empty()) return;  // `bench gemm` ran
+    check(bench->count("--model") > 0, "bench: give --model M (or the `gemm` subcommand)");
+    train::TrainConfig& c = mf->cfg;
+    if (c.steps == 0 && c.epochs == 0) c.steps = 20;
+    c.quiet = true;
+    const train::ResolvedConfig rc = resolve_flags(*mf);
+    train::TrainOptions topt;
+    topt.write_files = false;
+    topt.evaluate = false;
+    topt.warmup_steps_excluded = std::min<std::int64_t>(3, rc.cfg.steps / 2);
+    const auto s = train::run_training(rc, topt);
+    nlohmann::ordered_json j;
+    j["bench"] = "model";
+    j["model"] = rc.cfg.model;
+    j["precision"] = rc.cfg.precision;
+    j["opt_level"] = std::string(amp::to_string(rc.policy.level));
+    j["batch"] = rc.cfg.batch;
+    j["steps"] = rc.cfg.steps;
+    j["threads"] = s["threads"];
+    j["median_ms"] = s["ms_per_step"];
+    j["samples_per_s"] = s["samples_per_s"];
+    j["peak_bytes"] = s["peak_bytes"];
+    j["peak_rss_bytes"] = s["peak_rss_bytes"];
+    std::printf("%s\n", j.dump().c_str());
+  });
   auto g = std::make_shared<GemmArgs>();
   CLI::App* gemm = bench->add_subcommand(
       "gemm",

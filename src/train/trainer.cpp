@@ -114,7 +114,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     metrics << nlohmann::json{{"type", "config"}, {"config", config_json(rc)}, {"policy", rc.policy.describe()}}.dump() << '\n';
   }
 
-  Progress progress(rc.label + " " + c.model, total, task->samples_per_step(), stderr, c.quiet ? 0 : -1);
+  Progress progress(rc.label + " " + c.model, total, task->samples_per_step());
   const std::int64_t stats_every = c.stats_every > 0 ? c.stats_every : std::max<std::int64_t>(1, total / 10);
   std::vector<double> step_ms, losses;
   std::int64_t bad_streak = 0;
@@ -177,7 +177,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
       line["ms"] = ms;
       metrics << line.dump() << '\n';
     }
-    progress.update(step + 1, {loss_v, acc_v, rc.scale.mode == amp::ScaleMode::disabled ? 0.0 : scaler.get_scale(),
+    if (!c.quiet) progress.update(step + 1, {loss_v, acc_v, rc.scale.mode == amp::ScaleMode::disabled ? 0.0 : scaler.get_scale(),
                                scaler.state().skipped_steps()});
   }
   progress.finish();
