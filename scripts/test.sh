@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 bash scripts/build.sh "$preset"
 export OMP_WAIT_POLICY=PASSIVE
 ctest --preset "$preset" -j "$(nproc)"

@@ -144,6 +144,27 @@ TEST(TrainCli, CompareWritesTableAndReport) {
   EXPECT_EQ(page.find("<script"), std::string::npos);
   const auto s = nlohmann::json::parse(std::ifstream(d / "summary.json"));
   EXPECT_EQ(s["runs"].size(), 5u);
+
+  // The page in headless Chromium: no console messages at all (the page has no scripts, so any
+  // message is an error such as a failed load) and charts with drawn content in the live DOM.
+  if (std::system("command -v chromium > /dev/null 2>&1") != 0) {
+    std::printf("[ SKIPPED browser check ] chromium not installed (apt-get install chromium)\n");
+    return;
+  }
+  const std::string cmd = "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+                          "--disable-background-networking --disable-component-update --disable-sync --user-data-dir=" +
+                          (d / "chrome-profile") + " --enable-logging=stderr --v=0 --dump-dom file://" + (d / "report.html") +
+                          " > " + (d / "dom.html") + " 2> " + (d / "chrome.log");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream dom_f(d / "dom.html"), log_f(d / "chrome.log");
+  const std::string dom((std::istreambuf_iterator<char>(dom_f)), std::istreambuf_iterator<char>());
+  const std::string log((std::istreambuf_iterator<char>(log_f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
+  std::size_t series = 0, bars = 0;
+  for (std::size_t p = dom.find("class=\"series\" d=\"M"); p != std::string::npos; p = dom.find("class=\"series\" d=\"M", p + 1)) ++series;
+  for (std::size_t p = dom.find("class=\"bar\""); p != std::string::npos; p = dom.find("class=\"bar\"", p + 1)) ++bars;
+  EXPECT_GE(series, 10u);  // 5 loss curves + 5 loss-scale lines
+  EXPECT_GE(bars, 20u);    // histogram bins and memory segments
 }
 
 TEST(TrainCli, BadInputIsOneLineAndKeepsCheckpoints) {
