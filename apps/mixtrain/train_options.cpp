@@ -28,6 +28,8 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_precision) {
   cmd->add_option("--precision-map", c.precision_map, "per-layer GEMM dtypes, e.g. 'head=fp32,blocks.*.attn=bf16'");
   cmd->add_option("--fp8-recipe", c.fp8_recipe, "delayed | current");
   cmd->add_option("--fp8-format", c.fp8_format, "hybrid (E4M3 fwd, E5M2 grads) | e4m3");
+  cmd->add_option("--schedule", c.schedule, "learning-rate schedule: cosine (default; linear warm-up then cosine to 0) | constant");
+  cmd->add_option("--warmup", c.warmup, "warm-up length as a fraction of the run (default 0.02)");
   cmd->add_option("--clip", c.clip, "clip the global gradient norm to this value (after unscaling)");
   cmd->add_option("--accumulate", c.accumulate, "micro-batches per optimizer step");
   cmd->add_option("--seed", f.seed, "seed for initialisation and data order");

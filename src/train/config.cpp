@@ -32,6 +32,8 @@ ResolvedConfig resolve(const TrainConfig& in) {
   if (c.optimizer != "sgd" && c.optimizer != "adamw") throw Error("unknown optimizer '" + c.optimizer + "' (known: sgd adamw)");
   if (c.accumulate < 1) throw Error("--accumulate must be >= 1");
   if (c.clip < 0) throw Error("--clip must be >= 0");
+  if (c.schedule != "constant" && c.schedule != "cosine") throw Error("--schedule must be constant or cosine");
+  if (!(c.warmup >= 0 && c.warmup < 1)) throw Error("--warmup must be a fraction in [0, 1)");
   if (c.master != "fp32" && c.master != "fp64") throw Error("--master must be fp32 or fp64");
   if (c.fp8_recipe != "delayed" && c.fp8_recipe != "current") throw Error("--fp8-recipe must be delayed or current");
   if (c.fp8_format != "hybrid" && c.fp8_format != "e4m3") throw Error("--fp8-format must be hybrid or e4m3");

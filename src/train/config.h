@@ -34,6 +34,8 @@ struct TrainConfig {
   std::string precision_map;
   std::string fp8_recipe = "delayed";      // delayed | current
   std::string fp8_format = "hybrid";       // hybrid | e4m3
+  std::string schedule = "cosine";         // constant | cosine (linear warm-up, cosine decay)
+  double warmup = 0.02;                    // warm-up steps as a fraction of the run (cosine)
   double clip = 0;                         // global-norm clipping (0: off)
   std::int64_t accumulate = 1;             // micro-batches per optimizer step
   std::uint64_t seed = 0;

@@ -15,6 +15,7 @@
 #include "io/atomic_file.h"
 #include "numerics/stats.h"
 #include "ops/elementwise.h"
+#include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -43,7 +44,7 @@ nlohmann::json config_json(const ResolvedConfig& rc) {
   const TrainConfig& c = rc.cfg;
   return {{"model", c.model}, {"data", c.data}, {"precision", c.precision}, {"label", rc.label},
           {"opt_level", std::string(amp::to_string(rc.policy.level))}, {"batch", c.batch}, {"lr", c.lr},
-          {"optimizer", c.optimizer}, {"seed", c.seed}, {"context", c.context}, {"precision_map", rc.policy.map.to_string()},
+          {"optimizer", c.optimizer}, {"schedule", c.schedule}, {"seed", c.seed}, {"context", c.context}, {"precision_map", rc.policy.map.to_string()},
           {"fp8_recipe", c.fp8_recipe}, {"master", c.master}};
 }
 
@@ -116,11 +117,17 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
 
   Progress progress(rc.label + " " + c.model, total, task->samples_per_step());
   const std::int64_t stats_every = c.stats_every > 0 ? c.stats_every : std::max<std::int64_t>(1, total / 10);
+  optim::LrSchedule schedule;
+  schedule.kind = c.schedule == "cosine" ? optim::LrSchedule::Kind::warmup_cosine : optim::LrSchedule::Kind::constant;
+  schedule.base_lr = c.lr;
+  schedule.total_steps = total;
+  schedule.warmup_steps = static_cast<std::int64_t>(c.warmup * static_cast<double>(total));
   std::vector<double> step_ms, losses;
   std::int64_t bad_streak = 0;
   double last_acc = -1;
   for (std::int64_t step = start; step < total; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
+    opt->set_lr(schedule.at(step));
     double loss_sum = 0, acc_sum = 0;
     bool finite = true;
     for (std::int64_t micro = 0; micro < c.accumulate; ++micro) {
