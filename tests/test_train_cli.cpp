@@ -65,7 +65,7 @@ TEST(TrainCli, TrainWritesFilesAndResumeIsBitExact) {
     EXPECT_TRUE(summary.contains(k)) << k;
   EXPECT_TRUE(summary["peak_bytes"].contains("master_weights"));
   EXPECT_GT(summary["peak_bytes"]["master_weights"].get<double>(), 0);
-  ASSERT_EQ(run(common + "--steps 6 --out " + (d / "half")).status, 0);
+  ASSERT_EQ(run(common + "--steps 12 --stop-after 6 --out " + (d / "half")).status, 0);
   auto resumed = run(common + "--steps 12 --resume " + (d / "half") + " --out " + (d / "resumed"));
   ASSERT_EQ(resumed.status, 0) << resumed.err;
   const auto a = metrics(d / "full"), b = metrics(d / "resumed");

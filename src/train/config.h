@@ -40,6 +40,8 @@ struct TrainConfig {
   std::int64_t accumulate = 1;             // micro-batches per optimizer step
   std::uint64_t seed = 0;
   int threads = 0;
+  std::int64_t stop_after = 0;             // stop (and checkpoint) after this many steps, as if
+                                           // interrupted; the schedule still spans all steps
   std::string out_dir;
   std::string resume_dir;
   std::int64_t context = 128;              // gpt

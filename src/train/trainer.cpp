@@ -125,7 +125,8 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   std::vector<double> step_ms, losses;
   std::int64_t bad_streak = 0;
   double last_acc = -1;
-  for (std::int64_t step = start; step < total; ++step) {
+  const std::int64_t end = c.stop_after > 0 ? std::min(total, c.stop_after) : total;
+  for (std::int64_t step = start; step < end; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     opt->set_lr(schedule.at(step));
     double loss_sum = 0, acc_sum = 0;
@@ -191,7 +192,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
 
   nlohmann::json summary = config_json(rc);
   summary["policy"] = rc.policy.describe();
-  summary["steps"] = total;
+  summary["steps"] = end;
   const std::size_t tail = std::min<std::size_t>(losses.size(), 20);
   double tail_loss = 0;
   for (std::size_t i = losses.size() - tail; i < losses.size(); ++i) tail_loss += losses[i];
@@ -226,7 +227,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     metrics.close();
     check(!metrics.fail(), "train: failed writing " + metrics_tmp);
     save_checkpoint(c.out_dir + "/checkpoint.safetensors", model, *opt, scaler,
-                    {{"step", total}, {"config", config_json(rc)}});
+                    {{"step", end}, {"config", config_json(rc)}});
     fs::rename(metrics_tmp, c.out_dir + "/metrics.jsonl");
     const std::string s = summary.dump(2) + "\n";
     io::write_file_atomic(c.out_dir + "/summary.json", std::as_bytes(std::span(s.data(), s.size())));
