@@ -34,7 +34,16 @@ DType promote(DType a, DType b) {
   return rank(a) > rank(b) ? a : b;
 }
 
-Tensor as_dtype(const Tensor& t, DType ct) { return t.dtype() == ct && t.scale() == 1.0f ? t : t.to(ct); }
+Tensor as_dtype(const Tensor& t, DType ct) {
+  if (t.dtype() == ct && t.scale() == 1.0f) return t;
+  // Widening to the compute dtype makes a transient copy for the kernels: workspace, not an
+  // activation. Narrowing produces an op's output and keeps the caller's category.
+  if (ct == DType::fp32 || ct == DType::fp64) {
+    tensor::LedgerScope scope(tensor::Category::workspace);
+    return t.to(ct);
+  }
+  return t.to(ct);
+}
 
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
   const std::size_t n = std::max(a.size(), b.size());

@@ -17,7 +17,8 @@ DType compute_dtype(std::initializer_list<DType> inputs);
 // Promotion for mixed inputs: the widest (fp64 > fp32 > 16-bit > 8-bit); fp16 with bf16 -> fp32.
 DType promote(DType a, DType b);
 
-// t itself when it already has dtype ct (shared storage), else a converted copy.
+// t itself when it already has dtype ct (shared storage), else a converted copy. Copies widened
+// to fp32/fp64 (inputs converted for the kernels) are tagged workspace in the memory ledger.
 Tensor as_dtype(const Tensor& t, DType ct);
 // Calls fn.template operator()<T>() with T = float for fp32 and T = double for fp64.
 template <typename Fn>

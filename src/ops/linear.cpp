@@ -87,7 +87,12 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
   Shape os(x.shape().begin(), x.shape().end() - 1);
   os.push_back(outf);
   // GEMM into the compute dtype, then bias + activation in place, then one rounding to od.
-  Tensor z = gemm2d(x, false, W, true, M, outf, in, ct);
+  // The fp32 tile is the output itself when od is fp32; otherwise a transient (workspace).
+  Tensor z;
+  {
+    tensor::LedgerScope scope(od == ct ? tensor::current_category() : tensor::Category::workspace);
+    z = gemm2d(x, false, W, true, M, outf, in, ct);
+  }
   const Tensor bc = b.defined() ? as_dtype(b, ct) : Tensor();
   // The pre-activation is kept (in od) only when the activation needs it for its derivative.
   Tensor pre;
@@ -110,8 +115,16 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
       Tensor dz = as_dtype(g, ct).view({M, outf});
       Tensor db;
       if (act != Activation::identity || b.requires_grad()) {
-        Tensor dzc = Tensor::empty({M, outf}, ct);
-        if (b.requires_grad()) db = Tensor::empty({outf}, ct);
+        // dZ is transient (workspace); dW and db are parameter gradients (gradients).
+        Tensor dzc;
+        {
+          tensor::LedgerScope scope(tensor::Category::workspace);
+          dzc = Tensor::empty({M, outf}, ct);
+        }
+        if (b.requires_grad()) {
+          tensor::LedgerScope scope(tensor::Category::gradients);
+          db = Tensor::empty({outf}, ct);
+        }
         const Tensor saved = as_dtype(act == Activation::gelu ? pre : yd, ct);
         dispatch(ct, [&]<typename T>() {
           kernels::cpu::bias_act_backward<T>(dzc.data_as<T>(), db.defined() ? db.data_as<T>() : nullptr, dz.data_as<T>(),
@@ -127,7 +140,10 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
         const DType dxt = numerics::spec(x.dtype()).bits() == 8 ? DType::fp32 : x.dtype();
         dx = gemm2d(dz, false, W, false, M, in, outf, dxt).view(x.shape());
       }
-      if (W.requires_grad()) dW = gemm2d(dz, true, x, false, outf, in, M, compute_dtype({W.dtype(), ct}));
+      if (W.requires_grad()) {
+        tensor::LedgerScope scope(tensor::Category::gradients);
+        dW = gemm2d(dz, true, x, false, outf, in, M, compute_dtype({W.dtype(), ct}));
+      }
       return {dx, dW, db};
     });
   }
