@@ -116,6 +116,25 @@ TEST(AmpTraining, SkippedStepLeavesEverythingBitIdentical) {
   EXPECT_NE(snapshot(), before);
 }
 
+TEST(AmpTraining, AccumulatedMicroBatchesEqualOneBatch) {
+  // Two half batches with loss/2 each, under a static loss scale, give the full batch's gradient.
+  const Toy data = toy(64, 4);
+  auto grads = [&](int micro) {
+    nn::MLP model({.sizes = {16, 8, 4}, .seed = 9});
+    amp::GradScaler scaler({.mode = amp::ScaleMode::constant, .init_scale = 128});
+    for (int m = 0; m < micro; ++m) {
+      const std::int64_t n = 64 / micro;
+      const Tensor x = data.x.narrow0(m * n, (m + 1) * n);
+      const std::vector<std::int64_t> y(data.y.begin() + m * n, data.y.begin() + (m + 1) * n);
+      scaler.scale(ops::scale(ops::cross_entropy(model(x), y), 1.0 / micro)).backward();
+    }
+    return model.parameters()[0].tensor->grad().to_vector();
+  };
+  const auto one = grads(1), two = grads(2);
+  ASSERT_EQ(one.size(), two.size());
+  for (std::size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(one[i], two[i], 1e-5f * (1 + std::abs(one[i])) * 128);
+}
+
 TEST(AmpTraining, ClippingSeesUnscaledGradients) {
   const amp::Policy policy = amp::Policy::O0();
   nn::Linear lin({.in = 3, .out = 1, .bias = false, .seed = 5});

@@ -5,14 +5,20 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
+#include <vector>
 
 #include "amp/autocast.h"
 #include "amp/grad_scaler.h"
+#include "autograd/grad_info.h"
 #include "io/atomic_file.h"
+#include "numerics/convert.h"
 #include "numerics/stats.h"
 #include "ops/elementwise.h"
 #include "optim/lr_schedule.h"
@@ -56,6 +62,125 @@ nlohmann::json sparse_hist(const numerics::FormatStats& s) {
   return h;
 }
 
+// Largest |x| of a buffer (NaN/inf included: they are what the doctor must see).
+float abs_max(const float* x, std::size_t n) {
+  float m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float a = std::fabs(x[i]);
+    if (!(a <= m)) m = a;  // also takes NaN, so a NaN amax is reported, not hidden
+  }
+  return m;
+}
+
+nlohmann::json stats_entry(const std::string& param, const numerics::FormatStats& s, float amax) {
+  return {{"param", param}, {"hist", sparse_hist(s)}, {"overflow", s.overflow_fraction()},
+          {"subnormal", s.subnormal_fraction()}, {"flush", s.flush_fraction()},
+          {"amax", std::isfinite(amax) ? nlohmann::json(amax) : nlohmann::json(nullptr)}};
+}
+
+// The sampled numerics of one step, added to its metrics line (the doctor reads them):
+//  grad_stats    weight gradients as computed (scaled), against the policy's low dtype (fp16 for
+//                fp32 runs: "what fp16 would do"), with their amax;
+//  weight_stats  every weight in its storage dtype (decoded to fp32 in a scratch buffer outside
+//                the ledger, so sampling does not move the memory peaks);
+//  stats_dtype, grad_amax (scaled, over all weight gradients) and headroom_log2 =
+//                log2(max finite of stats_dtype / largest scaled weight or activation gradient):
+//                how many doublings of the loss scale are left before that gradient overflows.
+//  act_grad_stats  activation gradients of 16-bit intermediate tensors, in fp32 just before the
+//                backward pass rounds them to their dtype (act_grads, below), one entry per
+//                producing module and op, e.g. {param: "fc2/linear", module: "fc2", ...}.
+// The activation gradients as the autograd engine rounds them (a sampled step's backward only).
+class ActGrads : public autograd::RoundingObserver {
+ public:
+  void on_round(const autograd::Node& producer, const Tensor& g, DType to) override {
+    if (g.dtype() != DType::fp32) return;
+    const auto n = static_cast<std::size_t>(g.numel());
+    // Keyed by node: a later partial sum of the same tensor replaces the earlier one.
+    auto& e = by_node_[{micro_, &producer}];
+    e.label = (producer.scope.empty() ? std::string("model") : producer.scope) + "/" + producer.op;
+    e.module = producer.scope;
+    e.dtype = to;
+    e.stats = numerics::analyse(g.data_as<const float>(), n, to);
+    e.amax = abs_max(g.data_as<const float>(), n);
+  }
+  // Node addresses may be reused by the next micro-batch's graph: keys carry the micro-batch.
+  void next_micro() { ++micro_; }
+  float amax() const {
+    float m = 0;
+    for (const auto& [k, e] : by_node_)
+      if (!(e.amax <= m)) m = e.amax;
+    return m;
+  }
+  // Per label, summed over micro-batches and repeated ops, sorted by label.
+  nlohmann::json to_json() const {
+    std::map<std::string, std::size_t> index;
+    std::vector<Entry> merged;
+    for (const auto& [node, e] : by_node_) {
+      (void)node;
+      auto [it, fresh] = index.emplace(e.label, merged.size());
+      if (fresh) merged.push_back(e);
+      else {
+        merged[it->second].stats += e.stats;
+        merged[it->second].amax = std::max(merged[it->second].amax, e.amax);
+      }
+    }
+    std::sort(merged.begin(), merged.end(), [](const Entry& a, const Entry& b) { return a.label < b.label; });
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& e : merged) {
+      auto j = stats_entry(e.label, e.stats, e.amax);
+      j["module"] = e.module.empty() ? std::string("model") : e.module;
+      j["dtype"] = std::string(name(e.dtype));
+      out.push_back(std::move(j));
+    }
+    return out;
+  }
+
+ private:
+  struct Entry {
+    std::string label, module;
+    DType dtype = DType::fp16;
+    numerics::FormatStats stats;
+    float amax = 0;
+  };
+  std::int64_t micro_ = 0;
+  std::map<std::pair<std::int64_t, const autograd::Node*>, Entry> by_node_;
+};
+
+void sample_stats(nn::Module& model, DType target, float act_amax, nlohmann::json& line) {
+  nlohmann::json grads = nlohmann::json::array(), weights = nlohmann::json::array();
+  float grad_amax = 0;
+  std::vector<float> scratch;
+  for (const auto& p : model.parameters()) {
+    const Tensor& w = *p.tensor;
+    const Tensor g = w.grad();
+    if (g.defined() && w.dim() >= 2 && g.dtype() == DType::fp32) {
+      const auto n = static_cast<std::size_t>(g.numel());
+      const float amax = abs_max(g.data_as<const float>(), n);
+      if (!(amax <= grad_amax)) grad_amax = amax;
+      grads.push_back(stats_entry(p.name, numerics::analyse(g.data_as<const float>(), n, target), amax));
+    }
+    if (w.dim() >= 2 && w.dtype() != DType::fp64) {
+      const auto n = static_cast<std::size_t>(w.numel());
+      const float* data = w.data_as<const float>();
+      if (w.dtype() != DType::fp32) {
+        scratch.resize(n);
+        numerics::decode(scratch.data(), w.data(), w.dtype(), n);
+        data = scratch.data();
+      }
+      auto e = stats_entry(p.name, numerics::analyse(data, n, w.dtype()), abs_max(data, n));
+      e["dtype"] = std::string(name(w.dtype()));
+      weights.push_back(std::move(e));
+    }
+  }
+  line["grad_stats"] = std::move(grads);
+  line["weight_stats"] = std::move(weights);
+  line["stats_dtype"] = std::string(name(target));
+  const double fmax = numerics::max_value(numerics::spec(target));
+  line["grad_amax"] = std::isfinite(grad_amax) ? nlohmann::json(grad_amax) : nlohmann::json(nullptr);
+  const float top = act_amax <= grad_amax ? grad_amax : act_amax;
+  line["headroom_log2"] = top > 0 && std::isfinite(top) ? nlohmann::json(std::log2(fmax / top)) : nlohmann::json(nullptr);
+}
+
 }  // namespace
 
 nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) {
@@ -76,6 +201,17 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   }
   nn::Module& model = task->model();
   model.apply_policy(rc.policy);
+  if (!c.quiet) {
+    // The effective precision map: each layer's GEMM dtype and its weights' storage dtype.
+    std::string line;
+    for (const auto& p : model.parameters()) {
+      if (!p.name.ends_with(".weight") || p.tensor->dim() < 2) continue;
+      const std::string layer = p.name.substr(0, p.name.size() - 7);
+      line += " " + layer + "=" + std::string(name(rc.policy.level == amp::OptLevel::O0 ? DType::fp32 : rc.policy.gemm_dtype(layer))) +
+              "/" + std::string(name(p.tensor->dtype()));
+    }
+    std::fprintf(stderr, "effective precision (layer=gemm/weights):%s\n", line.c_str());
+  }
   auto opt = make_optimizer(c, model, rc.policy);
   amp::GradScaler scaler(rc.scale);
   // Peaks count training, not the one-off fp32 initialisation that apply_policy converted.
@@ -116,6 +252,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   }
 
   Progress progress(rc.label + " " + c.model, total, task->samples_per_step());
+  // stats_every < 0 turns sampling off (to measure its cost); 0 means about ten samples a run.
   const std::int64_t stats_every = c.stats_every > 0 ? c.stats_every : std::max<std::int64_t>(1, total / 10);
   optim::LrSchedule schedule;
   schedule.kind = c.schedule == "cosine" ? optim::LrSchedule::Kind::warmup_cosine : optim::LrSchedule::Kind::constant;
@@ -131,6 +268,16 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     opt->set_lr(schedule.at(step));
     double loss_sum = 0, acc_sum = 0;
     bool finite = true;
+    // Sampled steps record module scopes in the graph and observe the backward's roundings.
+    const bool sample = c.stats_every >= 0 && (step % stats_every == 0 || step + 1 == total);
+    std::optional<ActGrads> act_grads;
+    std::optional<autograd::ScopeCapture> capture;
+    std::optional<autograd::ObserveRounding> observe;
+    if (sample) {
+      act_grads.emplace();
+      capture.emplace();
+      observe.emplace(&*act_grads);
+    }
     for (std::int64_t micro = 0; micro < c.accumulate; ++micro) {
       Tensor loss;
       double acc = -1;
@@ -144,22 +291,19 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
       acc_sum += acc;
       if (c.accumulate > 1) loss = ops::scale(loss, 1.0 / static_cast<double>(c.accumulate));
       scaler.scale(loss).backward();
+      if (act_grads) act_grads->next_micro();
     }
     const double loss_v = loss_sum / static_cast<double>(c.accumulate);
     const double acc_v = acc_sum / static_cast<double>(c.accumulate);
     const double used_scale = scaler.get_scale();
-    nlohmann::json grad_stats;
-    if (topt.write_files && (step % stats_every == 0 || step + 1 == total)) {
-      // Weight-gradient exponents as computed (scaled), against the formats' ranges.
-      grad_stats = nlohmann::json::array();
-      for (const auto& p : model.parameters()) {
-        const Tensor g = p.tensor->grad();
-        if (!g.defined() || p.tensor->dim() < 2) continue;
-        const auto s = numerics::analyse(g.data_as<const float>(), static_cast<std::size_t>(g.numel()),
-                                         rc.policy.low == DType::fp32 ? DType::fp16 : rc.policy.low);
-        grad_stats.push_back({{"param", p.name}, {"hist", sparse_hist(s)}, {"overflow", s.overflow_fraction()},
-                              {"subnormal", s.subnormal_fraction()}, {"flush", s.flush_fraction()}});
-      }
+    nlohmann::json stats;
+    if (sample) {
+      // Sampled before unscaling: the gradients as the low-precision backward produced them.
+      observe.reset();
+      capture.reset();
+      stats = nlohmann::json::object();
+      sample_stats(model, rc.policy.low == DType::fp32 ? DType::fp16 : rc.policy.low, act_grads->amax(), stats);
+      stats["act_grad_stats"] = act_grads->to_json();
     }
     scaler.unscale(*opt);
     double grad_norm = -1;
@@ -181,7 +325,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
                           {"lr", opt->lr()}, {"loss_scale", used_scale}, {"skipped", !applied}};
       if (acc_v >= 0) line["accuracy"] = acc_v;
       if (grad_norm >= 0) line["grad_norm"] = grad_norm;
-      if (!grad_stats.is_null()) line["grad_stats"] = grad_stats;
+      if (!stats.is_null()) line.update(stats);
       line["ms"] = ms;
       metrics << line.dump() << '\n';
     }
