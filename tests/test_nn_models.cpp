@@ -174,7 +174,7 @@ TEST(NnModels, Factory) {
 // ---------------------------------------------------------------------------------------------
 // Layer behaviour
 
-TEST(NnLayers, Conv2dInitAndShape) {
+TEST(NnModelLayers, Conv2dInitAndShape) {
   nn::Conv2d conv({.in = 3, .out = 5, .kernel = 3, .stride = 2, .pad = 1, .seed = 4});
   const double bound = 1.0 / std::sqrt(27.0);
   for (float w : conv.weight().to_vector()) EXPECT_LE(std::fabs(w), bound);
@@ -186,7 +186,7 @@ TEST(NnLayers, Conv2dInitAndShape) {
   EXPECT_THROW(nn::MaxPool2d({.kernel = 2, .pad = 2}), Error);
 }
 
-TEST(NnLayers, BatchNorm2dTrainVsEval) {
+TEST(NnModelLayers, BatchNorm2dTrainVsEval) {
   nn::BatchNorm2d bn({.features = 2});
   // Channel 0 ~ 3 + 2 N(0,1), channel 1 ~ -1 + 0.5 N(0,1).
   const std::int64_t N = 8, H = 4, W = 4;
@@ -233,7 +233,7 @@ TEST(NnLayers, BatchNorm2dTrainVsEval) {
   EXPECT_THROW(bn(Tensor::zeros({2, 3, 2, 2})), Error);
 }
 
-TEST(NnLayers, EmbeddingIdsAndTensorAgree) {
+TEST(NnModelLayers, EmbeddingIdsAndTensorAgree) {
   nn::Embedding e({.num = 10, .dim = 3, .seed = 2});
   const Tensor a = e.forward_ids({4, 0, 9, 4}, {2, 2});
   const Tensor b = e(Tensor::from(std::vector<float>{4, 0, 9, 4}, {2, 2}));
@@ -244,7 +244,7 @@ TEST(NnLayers, EmbeddingIdsAndTensorAgree) {
   EXPECT_THROW(e.forward_ids({10}, {1}), Error);
 }
 
-TEST(NnLayers, DropoutMasksDifferPerStepAndReproduce) {
+TEST(NnModelLayers, DropoutMasksDifferPerStepAndReproduce) {
   auto masks = [](std::uint64_t seed) {
     nn::Dropout d({.p = 0.5, .seed = seed});
     std::vector<std::vector<float>> out;
@@ -268,7 +268,7 @@ TEST(NnLayers, DropoutMasksDifferPerStepAndReproduce) {
 }
 
 // Multi-head causal attention against a loop over heads on the same qkv projection.
-TEST(NnLayers, AttentionMatchesLoopReferenceAndIsCausal) {
+TEST(NnModelLayers, AttentionMatchesLoopReferenceAndIsCausal) {
   const std::int64_t B = 2, T = 5, C = 8, H = 2, D = C / H;
   nn::CausalSelfAttention attn({.width = C, .heads = H, .seed = 3});
   const Tensor x = Tensor::randn({B, T, C}, 9);
@@ -454,7 +454,7 @@ const amp::LossScaleOptions kNoScaling{.mode = amp::ScaleMode::disabled};
 
 std::vector<amp::Policy> smoke_policies() { return {amp::Policy::O0(), amp::Policy::O2(DType::bf16)}; }
 
-TEST(NnTraining, MlpCnnResNetLearnTinyImages) {
+TEST(NnModelTraining, MlpCnnResNetLearnTinyImages) {
   const Images d = images(32, 11);
   const Tensor flat = d.x.view({32, 64});
   for (const amp::Policy& p : smoke_policies()) {
@@ -474,7 +474,7 @@ TEST(NnTraining, MlpCnnResNetLearnTinyImages) {
   }
 }
 
-TEST(NnTraining, GptLearnsTinySequences) {
+TEST(NnModelTraining, GptLearnsTinySequences) {
   const std::int64_t B = 4, T = 12;
   const Tokens d = tokens(B, T, 16);
   for (const amp::Policy& p : smoke_policies()) {
