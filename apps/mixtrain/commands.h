@@ -20,6 +20,14 @@ void register_train(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_inspect(CLI::App& app);
+void register_doctor(CLI::App& app);
+
+// The process exit status when a command returns normally (0 by default). A command whose answer
+// is a verdict (doctor: 1 = problems found) sets it; errors still go through main()'s status 2.
+inline int& exit_status() {
+  static int status = 0;
+  return status;
+}
 
 // --seed: a decimal integer in [0, 2^64). Throws mixtrain::Error otherwise.
 inline std::uint64_t parse_seed(const std::string& s) {

@@ -1,6 +1,7 @@
 // Entry point of the `mixtrain` tool: builds the CLI11 app from the subcommands and maps every
 // error to one line on stderr ("mixtrain: ...") and exit status 2 (bad usage or bad input; 1 is
-// reserved for unexpected internal failures). --help prints to stdout and exits 0.
+// reserved for unexpected internal failures and for a command's negative verdict set through
+// exit_status(), such as doctor's "problems found"). --help prints to stdout and exits 0.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   mixtrain::app::register_compare(app);
   mixtrain::app::register_eval(app);
   mixtrain::app::register_inspect(app);
+  mixtrain::app::register_doctor(app);
   try {
     app.parse(argc, argv);  // runs the selected subcommand's callback
   } catch (const CLI::ParseError& e) {
@@ -46,5 +48,5 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     return report((std::string("internal error: ") + e.what()).c_str(), 1);
   }
-  return 0;
+  return mixtrain::app::exit_status();
 }

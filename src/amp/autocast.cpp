@@ -2,6 +2,7 @@
 #include "amp/autocast.h"
 
 #include "amp/op_table.h"
+#include "autograd/grad_info.h"
 #include "ops/elementwise.h"
 
 namespace mixtrain::amp {
@@ -54,7 +55,14 @@ Tensor Autocast::cast(const Tensor& t, DType dtype) const {
 }
 
 const std::string& current_module() { return *t_module; }
-ModuleScope::ModuleScope(const std::string& name) : saved_(t_module) { t_module = &name; }
-ModuleScope::~ModuleScope() { t_module = saved_; }
+// The autograd scope follows the module scope so that statistics can name a gradient's layer.
+ModuleScope::ModuleScope(const std::string& name) : saved_(t_module) {
+  t_module = &name;
+  autograd::set_scope(&name);
+}
+ModuleScope::~ModuleScope() {
+  t_module = saved_;
+  autograd::set_scope(saved_);
+}
 
 }  // namespace mixtrain::amp

@@ -12,6 +12,9 @@ namespace autograd {
 namespace {
 
 thread_local bool t_grad_enabled = true;
+thread_local bool t_capture_scope = false;
+thread_local const std::string* t_scope = nullptr;
+thread_local RoundingObserver* t_observer = nullptr;
 
 DType accumulation_dtype(DType t) { return t == DType::fp64 ? DType::fp64 : DType::fp32; }
 
@@ -51,6 +54,16 @@ bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : saved_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = saved_; }
 
+const std::string* set_scope(const std::string* name) {
+  const std::string* prev = t_scope;
+  t_scope = name;
+  return prev;
+}
+ScopeCapture::ScopeCapture() : saved_(t_capture_scope) { t_capture_scope = true; }
+ScopeCapture::~ScopeCapture() { t_capture_scope = saved_; }
+ObserveRounding::ObserveRounding(RoundingObserver* o) : saved_(t_observer) { t_observer = o; }
+ObserveRounding::~ObserveRounding() { t_observer = saved_; }
+
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   if (!t_grad_enabled) return false;
   for (const Tensor* t : inputs)
@@ -62,6 +75,7 @@ void record(Tensor& out, const char* op, std::vector<Tensor> inputs,
             std::function<std::vector<Tensor>(const Tensor&)> backward) {
   auto node = std::make_shared<Node>();
   node->op = op;
+  if (t_capture_scope && t_scope) node->scope = *t_scope;
   for (auto& t : inputs)
     if (t.defined() && !t.requires_grad()) t = Tensor();
   node->inputs = std::move(inputs);
@@ -148,6 +162,7 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
     if (found == pending.end()) continue;  // no gradient reached this node
     Tensor gout = std::move(found->second);
     pending.erase(found);
+    if (autograd::t_observer) autograd::t_observer->on_grad(*node, gout);
     std::vector<Tensor> gin;
     {
       tensor::LedgerScope scope(tensor::Category::activations);
@@ -170,8 +185,9 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
         Tensor acc = autograd::accumulate(pending[child], gin[k].view(in.shape()));
         // An intermediate low-precision tensor's gradient is stored in its own dtype.
         if (acc.dtype() != in.dtype() && in.dtype() != DType::fp32 && in.dtype() != DType::fp64 &&
-            numerics::spec(in.dtype()).bits() == 16)
+            numerics::spec(in.dtype()).bits() == 16) {
           acc = acc.to(in.dtype());
+        }
         pending[child] = std::move(acc);
       }
     }

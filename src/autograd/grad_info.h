@@ -18,6 +18,7 @@ namespace mixtrain::autograd {
 
 struct Node {
   const char* op = "";
+  std::string scope;  // module that recorded it; filled only under ScopeCapture (statistics)
   std::vector<Tensor> inputs;  // one per differentiable input (undefined when not needed)
   std::function<std::vector<Tensor>(const Tensor& grad_out)> backward;
   bool released = false;  // set after backward without retain_graph
@@ -40,6 +41,41 @@ class NoGradGuard {
 
  private:
   bool saved_;
+};
+
+// Statistics hooks (the numerics doctor's activation gradients), off by default and costing one
+// thread-local test when off:
+//  - the module scope record() copies into Node::scope while a ScopeCapture is alive; nn's
+//    module scope (amp::ModuleScope) keeps it current through set_scope;
+//  - the observer sees the complete gradient of every node's output, in the dtype it was stored
+//    in (16-bit for low-precision activations: values that flushed are zeros by then), just
+//    before the node's backward consumes it.
+const std::string* set_scope(const std::string* name);  // returns the previous one
+class ScopeCapture {
+ public:
+  ScopeCapture();
+  ~ScopeCapture();
+  ScopeCapture(const ScopeCapture&) = delete;
+  ScopeCapture& operator=(const ScopeCapture&) = delete;
+
+ private:
+  bool saved_;
+};
+class RoundingObserver {
+ public:
+  virtual ~RoundingObserver() = default;
+  virtual void on_grad(const Node& producer, const Tensor& grad) = 0;
+};
+// Installs `o` on this thread for the guard's life (nullptr: none).
+class ObserveRounding {
+ public:
+  explicit ObserveRounding(RoundingObserver* o);
+  ~ObserveRounding();
+  ObserveRounding(const ObserveRounding&) = delete;
+  ObserveRounding& operator=(const ObserveRounding&) = delete;
+
+ private:
+  RoundingObserver* saved_;
 };
 
 // True when any input requires grad and grad mode is on.

@@ -73,7 +73,7 @@ float abs_max(const float* x, std::size_t n) {
 }
 
 nlohmann::json stats_entry(const std::string& param, const numerics::FormatStats& s, float amax) {
-  return {{"param", param}, {"hist", sparse_hist(s)}, {"overflow", s.overflow_fraction()},
+  return {{"param", param}, {"hist", sparse_hist(s)}, {"overflow", s.overflow_fraction()}, {"zeros", s.fraction(s.zeros)},
           {"subnormal", s.subnormal_fraction()}, {"flush", s.flush_fraction()},
           {"amax", std::isfinite(amax) ? nlohmann::json(amax) : nlohmann::json(nullptr)}};
 }
@@ -86,22 +86,25 @@ nlohmann::json stats_entry(const std::string& param, const numerics::FormatStats
 //  stats_dtype, grad_amax (scaled, over all weight gradients) and headroom_log2 =
 //                log2(max finite of stats_dtype / largest scaled weight or activation gradient):
 //                how many doublings of the loss scale are left before that gradient overflows.
-//  act_grad_stats  activation gradients of 16-bit intermediate tensors, in fp32 just before the
-//                backward pass rounds them to their dtype (act_grads, below), one entry per
-//                producing module and op, e.g. {param: "fc2/linear", module: "fc2", ...}.
-// The activation gradients as the autograd engine rounds them (a sampled step's backward only).
+//  act_grad_stats  gradients of 16-bit activations as the backward stored them (ActGrads, below),
+//                one entry per producing module and op, e.g. {param: "fc2/linear", module: "fc2",
+//                dtype, zeros, ...}: values that flushed are zeros by then, so the subnormal
+//                fraction (exact) is the sign of underflow, with the zero fraction beside it.
+// Observes a sampled step's backward: the gradient of every 16-bit activation, as stored.
 class ActGrads : public autograd::RoundingObserver {
  public:
-  void on_round(const autograd::Node& producer, const Tensor& g, DType to) override {
-    if (g.dtype() != DType::fp32) return;
+  void on_grad(const autograd::Node& producer, const Tensor& g) override {
+    // Only 16-bit activations: their gradients are where fp16 underflows.
+    if (g.dtype() != DType::fp16 && g.dtype() != DType::bf16) return;
     const auto n = static_cast<std::size_t>(g.numel());
-    // Keyed by node: a later partial sum of the same tensor replaces the earlier one.
+    scratch_.resize(n);
+    numerics::decode(scratch_.data(), g.data(), g.dtype(), n);
     auto& e = by_node_[{micro_, &producer}];
     e.label = (producer.scope.empty() ? std::string("model") : producer.scope) + "/" + producer.op;
     e.module = producer.scope;
-    e.dtype = to;
-    e.stats = numerics::analyse(g.data_as<const float>(), n, to);
-    e.amax = abs_max(g.data_as<const float>(), n);
+    e.dtype = g.dtype();
+    e.stats = numerics::analyse(scratch_.data(), n, g.dtype());
+    e.amax = abs_max(scratch_.data(), n);
   }
   // Node addresses may be reused by the next micro-batch's graph: keys carry the micro-batch.
   void next_micro() { ++micro_; }
@@ -143,6 +146,7 @@ class ActGrads : public autograd::RoundingObserver {
     float amax = 0;
   };
   std::int64_t micro_ = 0;
+  std::vector<float> scratch_;
   std::map<std::pair<std::int64_t, const autograd::Node*>, Entry> by_node_;
 };
 

@@ -1,0 +1,51 @@
+// `mixtrain doctor RUN_DIR [--json]`: loads a training run directory, applies the numerics
+// doctor's rules (train/doctor.h) and prints each finding with its evidence, the layers concerned
+// and a recommendation. Exit status: 0 no problems, 1 problems found, 2 bad input (via main()).
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "train/doctor.h"
+
+namespace mixtrain::app {
+
+void register_doctor(CLI::App& app) {
+  auto dir = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand("doctor", "Diagnose a training run's numerics (exit 0: healthy, 1: problems found, 2: bad input)");
+  cmd->add_option("RUN_DIR", *dir, "a directory written by `mixtrain train --out`")->required();
+  cmd->add_flag("--json", *json, "print the findings as one JSON object");
+  cmd->callback([dir, json] {
+    namespace d = train::doctor;
+    const d::Run run = d::load_run(*dir);
+    const auto findings = d::diagnose(run);
+    const auto cfg = [&](const char* k) {
+      if (!run.config.contains(k)) return std::string("?");
+      return run.config[k].is_string() ? run.config[k].get<std::string>() : run.config[k].dump();
+    };
+    if (*json) {
+      nlohmann::json out{{"run", *dir}, {"finished", run.finished}, {"steps", run.points.size()},
+                         {"findings", nlohmann::json::array()}};
+      for (const auto& f : findings) out["findings"].push_back(d::to_json(f));
+      std::printf("%s\n", out.dump().c_str());
+    } else {
+      std::printf("doctor: %s (model %s, precision %s, %s, %zu steps%s)\n", dir->c_str(), cfg("model").c_str(),
+                  cfg("precision").c_str(), cfg("opt_level").c_str(), run.points.size(), run.finished ? "" : ", did not finish");
+      for (const auto& f : findings) {
+        std::printf("\n[%s] %s\n  evidence: %s\n", f.rule.c_str(), f.title.c_str(), f.evidence.c_str());
+        if (!f.layers.empty()) {
+          std::string l;
+          for (const auto& x : f.layers) l += (l.empty() ? "" : ", ") + x;
+          std::printf("  concerns: %s\n", l.c_str());
+        }
+        std::printf("  recommendation: %s\n", f.recommendation.c_str());
+        if (!f.precision_map.empty()) std::printf("  --precision-map '%s'\n", f.precision_map.c_str());
+      }
+      std::printf(findings.empty() ? "\nno problems found\n" : "\n%zu problem(s) found\n", findings.size());
+    }
+    if (!findings.empty()) exit_status() = 1;
+  });
+}
+
+}  // namespace mixtrain::app

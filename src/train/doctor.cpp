@@ -1,0 +1,470 @@
+// The doctor's parsing and rules. Every rule reads only the parsed Run, so tests construct runs
+// directly; the numbers quoted in a finding are the ones its threshold was compared with.
+#include "train/doctor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "runtime/error.h"
+
+namespace mixtrain::train::doctor {
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+std::string pct(double fraction) { return fmt("%.1f%%", 100.0 * fraction); }
+std::string num(double v) { return fmt("%g", v); }
+std::string mib(double bytes) { return fmt("%.1f MiB", bytes / 1048576.0); }
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+double as_double(const nlohmann::json& j, double fallback) {
+  return j.is_number() ? j.get<double>() : fallback;
+}
+
+std::vector<TensorStats> parse_stats(const nlohmann::json& arr) {
+  std::vector<TensorStats> out;
+  for (const auto& e : arr) {
+    TensorStats s;
+    s.param = e.at("param").get<std::string>();
+    s.overflow = e.value("overflow", 0.0);
+    s.subnormal = e.value("subnormal", 0.0);
+    s.flush = e.value("flush", 0.0);
+    s.dtype = e.value("dtype", "");
+    s.module = e.value("module", "");
+    // Absent: an older run (-1); null: written for a non-finite amax (NaN).
+    s.amax = !e.contains("amax") ? -1.0 : as_double(e["amax"], NAN);
+    if (e.contains("hist"))
+      for (const auto& [k, v] : e["hist"].items()) s.hist.emplace_back(std::stoi(k), v.get<std::uint64_t>());
+    std::sort(s.hist.begin(), s.hist.end());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string cfg_str(const Run& r, const char* key) {
+  return r.config.contains(key) && r.config[key].is_string() ? r.config[key].get<std::string>() : "";
+}
+
+bool is_fp32_run(const Run& r) { return cfg_str(r, "opt_level") == "O0" || cfg_str(r, "precision") == "fp32"; }
+
+std::uint64_t hist_total(const TensorStats& s) {
+  std::uint64_t n = 0;
+  for (const auto& [e, c] : s.hist) n += c;
+  return n;
+}
+
+// Fraction of the histogram's (nonzero finite) values whose exponent satisfies pred.
+template <typename Pred>
+double hist_fraction(const TensorStats& s, Pred pred) {
+  const std::uint64_t total = hist_total(s);
+  if (total == 0) return 0;
+  std::uint64_t n = 0;
+  for (const auto& [e, c] : s.hist)
+    if (pred(e)) n += c;
+  return static_cast<double>(n) / static_cast<double>(total);
+}
+
+std::vector<const Point*> sampled(const Run& r) {
+  std::vector<const Point*> out;
+  for (const auto& p : r.points)
+    if (p.sampled) out.push_back(&p);
+  return out;
+}
+
+double final_scale(const Run& r) {
+  return r.summary.contains("final_loss_scale") ? as_double(r.summary["final_loss_scale"], r.points.back().loss_scale)
+                                                : r.points.back().loss_scale;
+}
+
+}  // namespace
+
+std::string module_of(const std::string& param) {
+  const auto dot = param.rfind('.');
+  return dot == std::string::npos ? param : param.substr(0, dot);
+}
+
+Run parse_metrics(std::istream& in, const std::string& what) {
+  Run r;
+  std::int64_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    const std::string where = what + " line " + std::to_string(n);
+    if (j.is_discarded() || !j.is_object()) throw Error(where + " is not a JSON object");
+    try {
+      if (j.value("type", "") == "config") {
+        r.config = j.value("config", nlohmann::json::object());
+        continue;
+      }
+      if (!j.contains("step")) continue;
+      Point p;
+      p.step = j.at("step").get<std::int64_t>();
+      p.loss = as_double(j.at("loss"), NAN);
+      p.lr = as_double(j.value("lr", nlohmann::json()), 0.0);
+      p.loss_scale = as_double(j.value("loss_scale", nlohmann::json()), 1.0);
+      p.skipped = j.value("skipped", false);
+      if (j.contains("grad_stats")) {
+        p.sampled = true;
+        p.grads = parse_stats(j["grad_stats"]);
+        if (j.contains("weight_stats")) p.weights = parse_stats(j["weight_stats"]);
+        if (j.contains("act_grad_stats")) p.acts = parse_stats(j["act_grad_stats"]);
+        p.stats_dtype = j.value("stats_dtype", "");
+        if (j.contains("headroom_log2") && j["headroom_log2"].is_number()) p.headroom_log2 = j["headroom_log2"].get<double>();
+      }
+      r.points.push_back(std::move(p));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(where + " has a malformed field (" + e.what() + ")");
+    }
+  }
+  return r;
+}
+
+Run load_run(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error("doctor: no run directory at " + dir);
+  const std::string m = dir + "/metrics.jsonl", tmp = m + ".tmp";
+  // A run that threw (divergence) leaves its metrics in the temp file; prefer it when it is newer
+  // than a finished run's file from an earlier run in the same directory.
+  const bool have_m = fs::exists(m, ec), have_tmp = fs::exists(tmp, ec);
+  if (!have_m && !have_tmp) throw Error("doctor: " + dir + " has no metrics.jsonl (not a training run directory)");
+  const bool use_tmp = have_tmp && (!have_m || fs::last_write_time(tmp, ec) > fs::last_write_time(m, ec));
+  const std::string path = use_tmp ? tmp : m;
+  std::ifstream in(path);
+  if (!in) throw Error("doctor: cannot read " + path);
+  Run r = parse_metrics(in, "doctor: " + path);
+  r.finished = !use_tmp;
+  if (r.points.empty()) throw Error("doctor: " + path + " records no training step");
+  if (r.finished) {
+    const std::string s = dir + "/summary.json";
+    std::ifstream sf(s);
+    if (!sf) throw Error("doctor: " + dir + " has metrics.jsonl but no summary.json (incomplete run directory)");
+    r.summary = nlohmann::json::parse(sf, nullptr, false);
+    if (r.summary.is_discarded() || !r.summary.is_object()) throw Error("doctor: " + s + " is not a JSON object");
+  }
+  return r;
+}
+
+std::vector<Finding> check_nonfinite_loss(const Run& r, const Thresholds&) {
+  std::int64_t bad = 0;
+  const Point* first = nullptr;
+  for (const auto& p : r.points)
+    if (!std::isfinite(p.loss)) {
+      ++bad;
+      if (!first) first = &p;
+    }
+  if (bad == 0) return {};
+  Finding f;
+  f.rule = "nonfinite_loss";
+  f.title = "the loss is NaN/inf";
+  f.evidence = "loss non-finite at " + std::to_string(bad) + " of " + std::to_string(r.points.size()) +
+               " steps, first at step " + std::to_string(first->step) + " (loss scale " + num(first->loss_scale) +
+               ", lr " + num(first->lr) + ")";
+  if (!r.finished) f.evidence += "; the run stopped at step " + std::to_string(r.points.back().step) + " without a summary";
+  // Layers whose gradients were non-finite or overflowing in the samples up to the first bad step.
+  for (const auto& p : r.points) {
+    if (p.step > first->step) break;
+    for (const auto& g : p.grads)
+      if ((std::isnan(g.amax) || g.overflow > 0) &&
+          std::find(f.layers.begin(), f.layers.end(), g.param) == f.layers.end())
+        f.layers.push_back(g.param);
+  }
+  if (!f.layers.empty()) f.evidence += "; non-finite or overflowing gradients sampled in " + join(f.layers, ", ");
+  if (first->loss_scale > 1)
+    f.recommendation = "lower the initial loss scale (--init-scale " + num(std::max(1.0, first->loss_scale / 256)) +
+                       ") and clip gradients (--clip 1.0); if it persists at scale 1, lower --lr";
+  else
+    f.recommendation = "the loss scale is 1, so this is an optimisation blow-up rather than a format overflow: lower --lr "
+                       "(now " + num(first->lr) + ") and clip gradients (--clip 1.0)";
+  return {f};
+}
+
+std::vector<Finding> check_scale_collapse(const Run& r, const Thresholds& t) {
+  const double init = r.points.front().loss_scale, last = final_scale(r);
+  if (!(init > 1) || !(last <= init / t.collapse_factor || last <= 1)) return {};
+  Finding f;
+  f.rule = "scale_collapse";
+  f.title = "the dynamic loss scale collapsed";
+  std::int64_t skipped = 0;
+  for (const auto& p : r.points) skipped += p.skipped;
+  f.evidence = "loss scale fell from " + num(init) + " (2^" + num(std::log2(init)) + ") to " + num(last) + " (2^" +
+               num(std::log2(std::max(last, 1e-300))) + ") over " + std::to_string(r.points.size()) + " steps, " +
+               std::to_string(skipped) + " steps skipped";
+  // Which layers overflow: the largest overflow fraction each parameter reached in a sample.
+  std::map<std::string, std::pair<double, std::int64_t>> worst;
+  std::map<std::string, double> amax;
+  for (const auto* p : sampled(r))
+    for (const auto& g : p->grads) {
+      auto& w = worst[g.param];
+      if (g.overflow > w.first || std::isnan(g.amax)) w = {std::max(g.overflow, w.first), p->step};
+      if (g.amax > amax[g.param] || std::isnan(g.amax)) amax[g.param] = std::isnan(g.amax) ? INFINITY : g.amax;
+    }
+  std::vector<std::pair<std::string, std::pair<double, std::int64_t>>> over;
+  for (const auto& [k, v] : worst)
+    if (v.first > 0) over.push_back({k, v});
+  std::sort(over.begin(), over.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : over) {
+    f.layers.push_back(k);
+    parts.push_back(k + " overflowing " + pct(v.first) + " at step " + std::to_string(v.second));
+  }
+  if (over.empty() && !amax.empty()) {
+    // No sample caught an overflow: name the layer with the largest gradients (first to overflow).
+    const auto top = std::max_element(amax.begin(), amax.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+    f.layers.push_back(top->first);
+    parts.push_back("no sampled step overflowed; the largest scaled gradient is " + top->first + "'s (amax " + num(top->second) + ")");
+  }
+  if (!parts.empty()) f.evidence += "; " + join(parts, ", ");
+  std::vector<std::string> rules;
+  for (const auto& l : f.layers) rules.push_back(module_of(l) + "=bf16");
+  f.precision_map = join(rules, ",");
+  f.recommendation = "gradients overflow fp16 even at a small scale: clip (--clip 1.0) or lower --lr";
+  if (!f.precision_map.empty()) f.recommendation += ", or keep the overflowing layers in bf16 (--precision-map '" + f.precision_map + "')";
+  f.recommendation += ", or train in bf16 (fp32's range)";
+  return {f};
+}
+
+std::vector<Finding> check_skipped_steps(const Run& r, const Thresholds& t) {
+  std::int64_t skipped = 0;
+  for (const auto& p : r.points) skipped += p.skipped;
+  const double frac = static_cast<double>(skipped) / static_cast<double>(r.points.size());
+  if (!(frac > t.skipped_fraction)) return {};
+  Finding f;
+  f.rule = "skipped_steps";
+  f.title = "many optimizer steps were skipped for inf/NaN gradients";
+  f.evidence = std::to_string(skipped) + " of " + std::to_string(r.points.size()) + " steps skipped (" + pct(frac) +
+               ", threshold " + pct(t.skipped_fraction) + ")";
+  const double last = final_scale(r);
+  f.recommendation = "each skipped step is lost work; start the scale where it settled (--init-scale " + num(std::max(1.0, last)) +
+                     ") or lengthen --growth-interval so it grows back less eagerly";
+  return {f};
+}
+
+std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t) {
+  const auto samples = sampled(r);
+  if (samples.empty() || is_fp32_run(r)) return {};
+  // Mean flush/subnormal fraction per parameter over the samples checked against fp16, and the
+  // pooled exponent histogram (to size a loss scale).
+  struct Acc {
+    double flush = 0, subnormal = 0;
+    int n = 0;
+    TensorStats pooled;
+  };
+  std::map<std::string, Acc> acc;
+  std::map<std::string, std::string> module;  // key -> module for the precision map
+  std::vector<std::string> order;
+  double min_headroom = INFINITY;
+  std::vector<double> scales;
+  for (const auto* p : samples) {
+    const std::string dt = p->stats_dtype.empty() ? cfg_str(r, "precision").substr(0, 4) : p->stats_dtype;
+    if (dt != "fp16") continue;
+    scales.push_back(p->loss_scale);
+    if (p->headroom_log2) min_headroom = std::min(min_headroom, *p->headroom_log2);
+    // Weight gradients (checked against fp16), and activation gradients rounded to fp16.
+    std::vector<const TensorStats*> all;
+    for (const auto& g : p->grads) all.push_back(&g);
+    for (const auto& g : p->acts)
+      if (g.dtype.empty() || g.dtype == "fp16") all.push_back(&g);
+    for (const auto* gp : all) {
+      const TensorStats& g = *gp;
+      if (!acc.count(g.param)) {
+        order.push_back(g.param);
+        module[g.param] = g.module.empty() ? module_of(g.param) : g.module;
+      }
+      auto& a = acc[g.param];
+      a.flush += g.flush;
+      a.subnormal += g.subnormal;
+      ++a.n;
+      for (const auto& h : g.hist) a.pooled.hist.push_back(h);
+    }
+  }
+  // Underflow = flushed + subnormal: both are below fp16's normal range (2^-14), where a value
+  // loses its significant bits or all of them. Activation gradients are stored already rounded,
+  // so theirs is all subnormal (the flushed ones are zeros among the ReLU zeros by then).
+  std::vector<std::pair<std::string, Acc>> bad;
+  for (const auto& k : order) {
+    auto& a = acc[k];
+    a.flush /= a.n;
+    a.subnormal /= a.n;
+    if (a.flush + a.subnormal >= t.underflow_fraction) bad.push_back({k, a});
+  }
+  if (bad.empty()) return {};
+  std::stable_sort(bad.begin(), bad.end(), [](const auto& a, const auto& b) {
+    return a.second.flush + a.second.subnormal > b.second.flush + b.second.subnormal;
+  });
+  Finding f;
+  f.rule = "fp16_flush";
+  f.title = "fp16 gradients underflow (flush to zero or go subnormal) in " + std::to_string(bad.size()) + " tensor" + (bad.size() > 1 ? "s" : "");
+  std::sort(scales.begin(), scales.end());
+  const double scale = scales[scales.size() / 2];
+  std::vector<std::string> parts, rules;
+  // Doublings k of the scale after which each flagged tensor has less than the threshold below
+  // fp16's normal range: floor(log2|x|) <= -15 is below 2^-14, and x 2^k adds k to every
+  // exponent. (Values that already flushed are not in the histogram, so this is a lower bound.)
+  int need = 0;
+  for (const auto& [k, a] : bad) {
+    f.layers.push_back(k);
+    parts.push_back(k + " " + pct(a.flush + a.subnormal) + " (" + pct(a.flush) + " flushed, " + pct(a.subnormal) + " subnormal)");
+    const std::string& mod = module[k];
+    if (mod != "model" && std::find(rules.begin(), rules.end(), mod + "=bf16") == rules.end()) rules.push_back(mod + "=bf16");
+    int s = 0;
+    while (s < 64 && hist_fraction(a.pooled, [s](int e) { return e + s <= -15; }) >= t.underflow_fraction) ++s;
+    need = std::max(need, s);
+  }
+  f.evidence = "mean over " + std::to_string(scales.size()) + " samples at loss scale " + num(scale) + ": " + join(parts, "; ") +
+               " (threshold " + pct(t.underflow_fraction) + ")";
+  if (std::isfinite(min_headroom)) f.evidence += "; headroom before the largest gradient overflows: 2^" + fmt("%.1f", min_headroom);
+  // Raise by the doublings needed, keeping one doubling below the measured overflow headroom.
+  int raise = need;
+  if (std::isfinite(min_headroom)) raise = std::min(raise, static_cast<int>(std::floor(min_headroom)) - 1);
+  f.precision_map = join(rules, ",");
+  const bool noscale = cfg_str(r, "precision") == "fp16-noscale" || scale <= 1;
+  std::string rec;
+  if (raise > 0) {
+    const double suggested = std::ldexp(scale, raise);
+    rec = noscale ? "enable loss scaling: --precision fp16 (dynamic) or a static --loss-scale " + num(suggested) + " (2^" + std::to_string(raise) + ")"
+                  : "raise the loss scale to " + num(suggested) + " (x2^" + std::to_string(raise) + ", within the measured headroom)";
+    rec += ", or ";
+  } else {
+    rec = "the scale cannot rise without overflowing the largest gradients; ";
+  }
+  rec += "keep these layers in bf16 (fp32's range) or fp32: --precision-map '" + f.precision_map + "'";
+  f.recommendation = rec;
+  return {f};
+}
+
+std::vector<Finding> check_lost_updates(const Run& r, const Thresholds& t) {
+  if (cfg_str(r, "opt_level") != "O3") return {};
+  const std::string prec = cfg_str(r, "precision");
+  if (prec.size() >= 3 && prec.compare(prec.size() - 3, 3, "-sr") == 0) return {};
+  std::vector<const Point*> fin;
+  for (const auto& p : r.points)
+    if (std::isfinite(p.loss)) fin.push_back(&p);
+  if (fin.size() < 2) return {};
+  const std::size_t w = std::max<std::size_t>(1, fin.size() / 5);
+  double first = 0, last = 0, lr_last = 0;
+  for (std::size_t i = 0; i < w; ++i) {
+    first += fin[i]->loss;
+    last += fin[fin.size() - w + i]->loss;
+    lr_last += fin[fin.size() - w + i]->lr;
+  }
+  first /= static_cast<double>(w);
+  last /= static_cast<double>(w);
+  lr_last /= static_cast<double>(w);
+  const double improvement = first != 0 ? (first - last) / std::fabs(first) : 0;
+  const bool plateau = improvement < t.plateau_improvement && lr_last > 0;
+  // AdamW moves each element by about lr; an element with floor(log2|w|) = e in a format with m
+  // mantissa bits has half an ulp of 2^(e-m-1), so the step rounds away when lr < 2^(e-m-1).
+  std::map<std::string, std::pair<double, int>> stalled;
+  std::vector<std::string> order;
+  if (cfg_str(r, "optimizer") == "adamw")
+    for (const auto* p : sampled(r)) {
+      if (!(p->lr > 0)) continue;
+      for (const auto& wt : p->weights) {
+        // The dtype the weight is stored in (older runs: the run's low dtype, which O3 uses for all).
+        const std::string dt = wt.dtype.empty() ? prec.substr(0, 4) : wt.dtype;
+        const int m = dt == "bf16" ? 7 : dt == "fp16" ? 10 : -1;
+        if (m < 0) continue;
+        const double lim = std::log2(p->lr) + m + 1;
+        const double frac = hist_fraction(wt, [lim](int e) { return e > lim; });
+        if (!stalled.count(wt.param)) order.push_back(wt.param);
+        stalled[wt.param].first += frac;
+        ++stalled[wt.param].second;
+      }
+    }
+  std::vector<std::string> parts, layers;
+  for (const auto& k : order) {
+    const double mean = stalled[k].first / stalled[k].second;
+    if (mean >= t.stalled_fraction) {
+      layers.push_back(k);
+      parts.push_back(k + " " + pct(mean));
+    }
+  }
+  if (!plateau && layers.empty()) return {};
+  Finding f;
+  f.rule = "lost_updates";
+  f.title = "weight updates are lost without master weights (O3)";
+  f.evidence = "loss " + num(first) + " -> " + num(last) + " between the first and last " + std::to_string(w) +
+               " steps (improvement " + pct(improvement) + ", threshold " + pct(t.plateau_improvement) + ") while lr is " + num(lr_last);
+  if (!layers.empty())
+    f.evidence += "; elements whose AdamW step (about lr) is below half an ulp of the stored weight: " + join(parts, ", ");
+  f.layers = layers;
+  f.recommendation = "use O2 (fp32 master weights: --opt-level O2) or stochastic rounding of the updates (--precision " +
+                     (prec.substr(0, 4) == "bf16" ? std::string("bf16-O3-sr") : std::string("bf16-O3-sr, bf16 O3 with stochastic rounding")) + ")";
+  return {f};
+}
+
+std::vector<Finding> check_memory(const Run& r, const Thresholds& t) {
+  if (is_fp32_run(r) || !r.summary.contains("peak_bytes") || !r.summary.contains("parameters")) return {};
+  const auto& pb = r.summary["peak_bytes"];
+  auto get = [&](const char* k) { return pb.contains(k) ? as_double(pb[k], 0) : 0.0; };
+  const double params = as_double(r.summary["parameters"], 0);
+  const double w = get("weights"), m = get("master_weights"), g = get("gradients"), o = get("optimizer_state"),
+               a = get("activations"), s = get("workspace");
+  const double mixed = w + m + g + o + a + s;
+  // A generous fp32 estimate of the same run: fp32 weights, no masters, the same gradients and
+  // optimizer state (both fp32 already), activations twice as large. Real fp32 activations are
+  // at most that, so the saving computed here is an upper bound.
+  const double fp32 = 4 * params + g + o + 2 * a + s;
+  if (!(fp32 > 0)) return {};
+  const double saving = 1 - mixed / fp32;
+  if (saving >= t.min_memory_saving) return {};
+  const std::pair<const char*, double> cats[] = {{"weights", w}, {"master_weights", m}, {"gradients", g},
+                                                 {"optimizer_state", o}, {"activations", a}, {"workspace", s}};
+  const auto* top = std::max_element(std::begin(cats), std::end(cats), [](const auto& x, const auto& y) { return x.second < y.second; });
+  Finding f;
+  f.rule = "memory";
+  f.title = "mixed precision does not reduce memory here";
+  f.evidence = "peak " + mib(mixed) + " (sum of category peaks) vs about " + mib(fp32) + " estimated for fp32 (" +
+               fmt("%.0f", params) + " parameters x 4 B, activations x 2): saving " + pct(saving) + " (threshold " +
+               pct(t.min_memory_saving) + "); " + top->first + " dominates with " + mib(top->second) + " (" + pct(top->second / mixed) + ")";
+  f.layers = {top->first};
+  const std::string c = top->first;
+  if (c == "optimizer_state")
+    f.recommendation = "AdamW keeps two fp32 states per parameter (8 B each), which mixed precision does not touch; it pays off "
+                       "when activations dominate (larger --batch or model), or use --optimizer sgd (one state)";
+  else if (c == "master_weights")
+    f.recommendation = "O2 keeps fp32 masters (4 B per parameter) beside the low-precision copy; bf16 O3 with stochastic rounding "
+                       "(--precision bf16-O3-sr) drops them";
+  else if (c == "gradients")
+    f.recommendation = "weight gradients accumulate in fp32 (4 B per parameter) by design; mixed precision pays off when "
+                       "activations dominate (larger --batch or model)";
+  else if (c == "weights")
+    f.recommendation = "weights are stored in fp32 (O1 casts per step); --opt-level O2 stores them in the low dtype";
+  else if (c == "activations")
+    f.recommendation = "activations dominate but did not shrink: check that the GEMMs run in the low dtype (the precision map "
+                       "may keep large layers in fp32), or reduce --batch";
+  else
+    f.recommendation = "kernel workspace dominates; it is independent of the storage precision";
+  return {f};
+}
+
+std::vector<Finding> diagnose(const Run& r, const Thresholds& t) {
+  std::vector<Finding> out;
+  for (auto rule : {check_nonfinite_loss, check_scale_collapse, check_skipped_steps, check_fp16_flush, check_lost_updates, check_memory})
+    for (auto& f : rule(r, t)) out.push_back(std::move(f));
+  return out;
+}
+
+nlohmann::json to_json(const Finding& f) {
+  nlohmann::json j{{"rule", f.rule}, {"title", f.title}, {"evidence", f.evidence}, {"layers", f.layers},
+                   {"recommendation", f.recommendation}};
+  if (!f.precision_map.empty()) j["precision_map"] = f.precision_map;
+  return j;
+}
+
+}  // namespace mixtrain::train::doctor

@@ -1,0 +1,99 @@
+// The numerics doctor behind `mixtrain doctor RUN_DIR`: parses a run directory (metrics.jsonl with
+// its sampled statistics, summary.json) into plain structs, and applies one rule per known
+// mixed-precision failure mode, each a pure function returning findings tied to the measured
+// numbers and the layers concerned, with a recommendation. No I/O outside load_run.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mixtrain::train::doctor {
+
+// One tensor's sampled statistics (a "grad_stats" or "weight_stats" entry).
+struct TensorStats {
+  std::string param;
+  std::string dtype;                              // weights: storage dtype ("" for gradients)
+  std::string module;  // activation gradients: the producing module ("" otherwise: module_of(param))
+  double overflow = 0, subnormal = 0, flush = 0;  // fractions of all elements
+  double amax = -1;                               // -1: not recorded (older runs) or non-finite
+  std::vector<std::pair<int, std::uint64_t>> hist;  // (floor(log2|x|), count), ascending
+};
+
+// One metrics line.
+struct Point {
+  std::int64_t step = 0;
+  double loss = 0;  // NaN when the line says null (non-finite)
+  double lr = 0;
+  double loss_scale = 1;
+  bool skipped = false;
+  // Present on sampled steps only.
+  std::vector<TensorStats> grads, weights;
+  std::vector<TensorStats> acts;        // activation gradients, before rounding to 16 bits
+  std::string stats_dtype;              // dtype the gradients were checked against
+  std::optional<double> headroom_log2;  // log2(max finite / scaled grad amax)
+  bool sampled = false;
+};
+
+struct Run {
+  nlohmann::json config = nlohmann::json::object();   // the metrics' config line
+  nlohmann::json summary = nlohmann::json::object();  // summary.json ({} if the run did not finish)
+  std::vector<Point> points;
+  bool finished = true;  // false when only metrics.jsonl.tmp exists (the run threw, e.g. diverged)
+};
+
+// Parses metrics lines; throws mixtrain::Error naming `what` and the line on malformed input.
+Run parse_metrics(std::istream& in, const std::string& what);
+// Reads DIR/metrics.jsonl (or DIR/metrics.jsonl.tmp when it is newer: a run that diverged) and
+// DIR/summary.json. Throws mixtrain::Error (one line) when the directory or metrics are missing or
+// corrupt, or when no step was recorded.
+Run load_run(const std::string& dir);
+
+struct Finding {
+  std::string rule;      // nonfinite_loss, scale_collapse, skipped_steps, fp16_flush, lost_updates, memory
+  std::string title;     // one line
+  std::string evidence;  // the measured numbers
+  std::vector<std::string> layers;  // parameters (or ledger categories) concerned
+  std::string recommendation;
+  std::string precision_map;        // a --precision-map string to paste, when the fix is one
+};
+
+// The thresholds of the rules, named so tests can pin them.
+struct Thresholds {
+  // scale_collapse: final scale below the first step's by this factor (2^8 = eight back-offs net),
+  // or at the scaler's floor of 1.
+  double collapse_factor = 256.0;
+  // skipped_steps: more than this fraction of steps skipped for inf/NaN gradients.
+  double skipped_fraction = 0.10;
+  // fp16_flush: a tensor (weight or activation gradient) whose mean underflow fraction (flushed
+  // + subnormal in fp16) over the samples reaches this.
+  double underflow_fraction = 0.01;
+  // lost_updates (O3 without stochastic rounding): relative loss improvement between the first
+  // and the last fifth of the run below this while lr > 0 ...
+  double plateau_improvement = 0.01;
+  // ... or (AdamW, whose steps are about lr per element) at least this fraction of a weight's
+  // elements so large that lr is below half an ulp, so every update rounds away.
+  double stalled_fraction = 0.5;
+  // memory: the peak saved less than this versus a generous fp32 estimate of the same run.
+  double min_memory_saving = 0.10;
+};
+
+std::vector<Finding> check_nonfinite_loss(const Run& r, const Thresholds& t = {});
+std::vector<Finding> check_scale_collapse(const Run& r, const Thresholds& t = {});
+std::vector<Finding> check_skipped_steps(const Run& r, const Thresholds& t = {});
+std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t = {});
+std::vector<Finding> check_lost_updates(const Run& r, const Thresholds& t = {});
+std::vector<Finding> check_memory(const Run& r, const Thresholds& t = {});
+
+// All rules in the order above.
+std::vector<Finding> diagnose(const Run& r, const Thresholds& t = {});
+
+// Module of a parameter name ("blocks.0.fc1.weight" -> "blocks.0.fc1").
+std::string module_of(const std::string& param);
+
+nlohmann::json to_json(const Finding& f);
+
+}  // namespace mixtrain::train::doctor
