@@ -61,14 +61,27 @@ struct Exact {
 template <typename M, typename T>
 void forward_row(T* o, const T* x, const T* bias, i64 C, Activation act) {
   switch (act) {
+    // identity and relu: the bias test is hoisted out of the loops and every load is
+    // unconditional, so GCC can if-convert and vectorise them (a `bias ? bias[c] : 0` or a
+    // conditional load inside the loop is control flow it will not vectorise). Without a bias
+    // the loops still add +0 (it turns -0 into +0), so results are unchanged.
     case Activation::identity:
-      for (i64 c = 0; c < C; ++c) o[c] = x[c] + (bias ? bias[c] : T(0));
+      if (bias)
+        for (i64 c = 0; c < C; ++c) o[c] = x[c] + bias[c];
+      else
+        for (i64 c = 0; c < C; ++c) o[c] = x[c] + T(0);
       break;
     case Activation::relu:
-      for (i64 c = 0; c < C; ++c) {
-        const T u = x[c] + (bias ? bias[c] : T(0));
-        o[c] = u > T(0) ? u : T(0);
-      }
+      if (bias)
+        for (i64 c = 0; c < C; ++c) {
+          const T u = x[c] + bias[c];
+          o[c] = u > T(0) ? u : T(0);
+        }
+      else
+        for (i64 c = 0; c < C; ++c) {
+          const T u = x[c] + T(0);
+          o[c] = u > T(0) ? u : T(0);
+        }
       break;
     case Activation::gelu: {
       i64 c = 0;
@@ -90,7 +103,17 @@ void backward_row(T* dx, const T* d, const T* x, const T* bias, i64 C, Activatio
       for (i64 c = 0; c < C; ++c) dx[c] = d[c];
       break;
     case Activation::relu:
-      for (i64 c = 0; c < C; ++c) dx[c] = x[c] + (bias ? bias[c] : T(0)) > T(0) ? d[c] : T(0);
+      // As in forward_row: hoisted bias test, unconditional loads, a select per element.
+      if (bias)
+        for (i64 c = 0; c < C; ++c) {
+          const T dv = d[c];
+          dx[c] = x[c] + bias[c] > T(0) ? dv : T(0);
+        }
+      else
+        for (i64 c = 0; c < C; ++c) {
+          const T dv = d[c];
+          dx[c] = x[c] + T(0) > T(0) ? dv : T(0);
+        }
       break;
     case Activation::gelu: {
       i64 c = 0;
