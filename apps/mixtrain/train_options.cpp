@@ -35,7 +35,7 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_precision) {
   cmd->add_option("--seed", f.seed, "seed for initialisation and data order");
   cmd->add_option("--threads", c.threads, "threads (default: all cores)");
   cmd->add_option("--context", c.context, "gpt context length (default 128)");
-  cmd->add_option("--stats-every", c.stats_every, "numerics statistics (gradients, weights, loss-scale headroom) every K steps (default: 10 times a run; -1: off)");
+  cmd->add_option("--stats-every", c.stats_every, "numerics statistics (gradients, weights, loss-scale headroom) every K steps (default: max(20, steps/10); -1: off)");
   cmd->add_option("--stop-after", c.stop_after, "stop after N steps and checkpoint, as if interrupted (for --resume)");
   cmd->add_flag("--quiet", c.quiet, "no progress output");
 }

@@ -45,7 +45,7 @@ struct TrainConfig {
   std::string out_dir;
   std::string resume_dir;
   std::int64_t context = 128;              // gpt
-  std::int64_t stats_every = 0;            // numerics statistics every K steps (0: auto, <0: off)
+  std::int64_t stats_every = 0;            // numerics statistics every K steps (0: max(20, steps/10), <0: off)
   std::int64_t eval_batches = 0;           // gpt validation batches (0: auto)
   bool quiet = false;                      // no progress output
 };

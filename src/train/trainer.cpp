@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <chrono>
 #include <cmath>
@@ -62,14 +63,13 @@ nlohmann::json sparse_hist(const numerics::FormatStats& s) {
   return h;
 }
 
-// Largest |x| of a buffer (NaN/inf included: they are what the doctor must see).
+// Largest |x| of a buffer (NaN/inf included: they are what the doctor must see). On the bit
+// patterns with the sign cleared, unsigned order is |x| order and every NaN sorts above inf; the
+// integer max vectorises where a float max with NaN semantics would not (10x on 2M values).
 float abs_max(const float* x, std::size_t n) {
-  float m = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const float a = std::fabs(x[i]);
-    if (!(a <= m)) m = a;  // also takes NaN, so a NaN amax is reported, not hidden
-  }
-  return m;
+  std::uint32_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::bit_cast<std::uint32_t>(x[i]) & 0x7FFFFFFFu);
+  return std::bit_cast<float>(m);
 }
 
 nlohmann::json stats_entry(const std::string& param, const numerics::FormatStats& s, float amax) {
@@ -256,8 +256,10 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   }
 
   Progress progress(rc.label + " " + c.model, total, task->samples_per_step());
-  // stats_every < 0 turns sampling off (to measure its cost); 0 means about ten samples a run.
-  const std::int64_t stats_every = c.stats_every > 0 ? c.stats_every : std::max<std::int64_t>(1, total / 10);
+  // stats_every < 0 turns sampling off (to measure its cost). The default takes about ten
+  // samples a run but never more than one step in 20 (plus the last): a sample costs about half
+  // a step of the MLP (docs/RESULTS.md), so this bounds the overhead to a few percent.
+  const std::int64_t stats_every = c.stats_every > 0 ? c.stats_every : std::max<std::int64_t>(20, total / 10);
   optim::LrSchedule schedule;
   schedule.kind = c.schedule == "cosine" ? optim::LrSchedule::Kind::warmup_cosine : optim::LrSchedule::Kind::constant;
   schedule.base_lr = c.lr;
