@@ -139,6 +139,14 @@ TEST(Doctor, Fp16FlushThresholdScaleAndMap) {
   f = d::check_fp16_flush(r);
   EXPECT_EQ(f[0].layers, (std::vector<std::string>{"fc2/linear", "fc3.weight", "fc1.weight"}));
   EXPECT_EQ(f[0].precision_map, "fc2=bf16,fc3=bf16,fc1=bf16");
+  // A tensor whose amax reaches 2^(16 - 14) = 4 is not flagged however much of it underflows:
+  // what underflows is below 2^-16 of its largest value.
+  r.points[0].acts[0].amax = r.points[2].acts[0].amax = 3.999;
+  EXPECT_EQ(d::check_fp16_flush(r)[0].layers.size(), 3u);
+  r.points[0].acts[0].amax = 4.0;
+  EXPECT_EQ(d::check_fp16_flush(r)[0].layers.size(), 2u);
+  r.points[0].acts.clear();
+  r.points[2].acts.clear();
   // Dynamic fp16 at scale 65536 gets "raise the loss scale".
   for (auto& p : r.points) p.loss_scale = 65536;
   r.config["precision"] = "fp16";

@@ -261,6 +261,8 @@ std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t) {
   // pooled exponent histogram (to size a loss scale).
   struct Acc {
     double flush = 0, subnormal = 0;
+    double amax = 0;          // largest over the samples (scaled, as computed)
+    bool amax_known = true;   // false for runs written before amax was recorded
     int n = 0;
     TensorStats pooled;
   };
@@ -288,6 +290,8 @@ std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t) {
       auto& a = acc[g.param];
       a.flush += g.flush;
       a.subnormal += g.subnormal;
+      if (g.amax < 0) a.amax_known = false;
+      else a.amax = std::max(a.amax, std::isnan(g.amax) ? INFINITY : g.amax);
       ++a.n;
       for (const auto& h : g.hist) a.pooled.hist.push_back(h);
     }
@@ -300,7 +304,11 @@ std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t) {
     auto& a = acc[k];
     a.flush /= a.n;
     a.subnormal /= a.n;
-    if (a.flush + a.subnormal >= t.underflow_fraction) bad.push_back({k, a});
+    // Underflow matters only where it reaches values that count next to the tensor's largest:
+    // fp16's normal range ends at 2^-14, so with amax >= 2^(span - 14) everything that
+    // underflows is below 2^-span of the maximum (a softmax gradient's confident classes, say).
+    const bool relevant = !a.amax_known || a.amax < std::ldexp(1.0, t.relevant_span_log2 - 14);
+    if (a.flush + a.subnormal >= t.underflow_fraction && relevant) bad.push_back({k, a});
   }
   if (bad.empty()) return {};
   std::stable_sort(bad.begin(), bad.end(), [](const auto& a, const auto& b) {

@@ -71,6 +71,10 @@ struct Thresholds {
   // fp16_flush: a tensor (weight or activation gradient) whose mean underflow fraction (flushed
   // + subnormal in fp16) over the samples reaches this.
   double underflow_fraction = 0.01;
+  // ... and whose own amax is below 2^(span - 14), i.e. whose underflowing values (< 2^-14) are
+  // within 2^span of its largest: further below they are 2^5 under fp16's resolution (2^-11) of
+  // that largest value, and losing them is the format's range, not something to fix.
+  int relevant_span_log2 = 16;
   // lost_updates (O3 without stochastic rounding): relative loss improvement between the first
   // and the last fifth of the run below this while lr > 0 ...
   double plateau_improvement = 0.01;
