@@ -340,12 +340,13 @@ std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t) {
   int raise = need;
   if (std::isfinite(min_headroom)) raise = std::min(raise, static_cast<int>(std::floor(min_headroom)) - 1);
   f.precision_map = join(rules, ",");
-  const bool noscale = cfg_str(r, "precision") == "fp16-noscale" || scale <= 1;
+  const bool noscale = cfg_str(r, "precision") == "fp16-noscale";
   std::string rec;
   if (raise > 0) {
     const double suggested = std::ldexp(scale, raise);
     rec = noscale ? "enable loss scaling: --precision fp16 (dynamic) or a static --loss-scale " + num(suggested) + " (2^" + std::to_string(raise) + ")"
-                  : "raise the loss scale to " + num(suggested) + " (x2^" + std::to_string(raise) + ", within the measured headroom)";
+                  : "raise the loss scale to " + num(suggested) + " (x2^" + std::to_string(raise) + ", within the measured headroom; "
+                    "--loss-scale " + num(suggested) + " or --init-scale " + num(suggested) + " with dynamic scaling)";
     rec += ", or ";
   } else {
     rec = "the scale cannot rise without overflowing the largest gradients; ";
