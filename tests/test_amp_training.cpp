@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "amp/autocast.h"
+#include "autograd/grad_info.h"
 #include "amp/grad_scaler.h"
 #include "nn/linear.h"
 #include "nn/mlp.h"
@@ -194,7 +195,21 @@ TEST(AmpPolicy, WeightsCastOncePerStep) {
   lin(x);
   lin(x);
   lin(x);
-  EXPECT_EQ(guard.cache_hits(), 4);  // weight and bias cast once, reused twice each
+  // The weight is cast once and reused twice. The bias is never cast (the fp32 epilogue reads it)
+  // and inputs that are not parameters are never cached.
+  EXPECT_EQ(guard.cache_hits(), 2);
+}
+
+TEST(AmpPolicy, NoGradActivationsAreNotServedFromTheCastCache) {
+  // Under no-grad every tensor is a leaf and the caching allocator recycles storage: a cache keyed
+  // by storage must not hand the cast of a freed activation to the next one.
+  autograd::NoGradGuard ng;
+  amp::Autocast guard(amp::Policy::O1(DType::bf16));
+  const Tensor w = Tensor::ones({4, 4});
+  for (int i = 1; i <= 4; ++i) {
+    const Tensor x = Tensor::full({4, 4}, static_cast<double>(i));
+    EXPECT_EQ(ops::matmul(x, w).to_vector()[0], 4.0f * static_cast<float>(i)) << "iteration " << i;
+  }
 }
 
 TEST(AmpPolicy, AutocastNestsAndDisables) {

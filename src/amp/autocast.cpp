@@ -41,16 +41,19 @@ std::optional<DType> Autocast::input_dtype(std::string_view op, DType widest) co
 }
 
 Tensor Autocast::cast(const Tensor& t, DType dtype) const {
-  // Only leaves (weights) are cached: activations are produced fresh every time.
-  if (!t.is_leaf()) return ops::cast(t, dtype);
+  // Only parameters (leaves that require grad) are cached. Under no-grad every tensor is a leaf,
+  // and activations' storage is recycled by the caching allocator, so keying them by storage
+  // would return stale casts.
+  if (!t.is_leaf() || !t.requires_grad()) return ops::cast(t, dtype);
   const auto key = std::make_pair(t.storage_id(), dtype);
   auto it = cache_.find(key);
   if (it != cache_.end()) {
     ++hits_;
-    return it->second;
+    return it->second.second;
   }
   Tensor c = ops::cast(t, dtype);
-  cache_.emplace(key, c);
+  // The entry keeps the source alive, so its storage cannot be recycled under the same key.
+  cache_.emplace(key, std::make_pair(t, c));
   return c;
 }
 

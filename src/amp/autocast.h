@@ -32,7 +32,7 @@ class Autocast : public ops::AutocastHook {
   Policy policy_;
   bool enabled_;
   const ops::AutocastHook* saved_;
-  mutable std::map<std::pair<const void*, DType>, Tensor> cache_;
+  mutable std::map<std::pair<const void*, DType>, std::pair<Tensor, Tensor>> cache_;  // source, cast
   mutable std::int64_t hits_ = 0;
 };
 
