@@ -64,9 +64,15 @@ TEST(Doctor, NonFiniteLoss) {
   EXPECT_EQ(f[0].layers, std::vector<std::string>{"fc2.weight"});
   EXPECT_NE(f[0].recommendation.find("--init-scale 256"), std::string::npos) << f[0].recommendation;
   EXPECT_NE(f[0].recommendation.find("--clip"), std::string::npos);
-  // At scale 1 the advice is the learning rate, not the scale.
+  EXPECT_NE(f[0].recommendation.find("step 3's applied update"), std::string::npos) << f[0].recommendation;
+  // At scale 1 the advice is the learning rate only.
   for (auto& p : r.points) p.loss_scale = 1;
-  EXPECT_NE(d::check_nonfinite_loss(r)[0].recommendation.find("lower --lr"), std::string::npos);
+  const auto lr_only = d::check_nonfinite_loss(r)[0].recommendation;
+  EXPECT_NE(lr_only.find("lower --lr"), std::string::npos);
+  EXPECT_EQ(lr_only.find("--init-scale"), std::string::npos) << lr_only;
+  // Non-finite before any applied update: the forward pass overflows.
+  r.points[0].loss = NAN;
+  EXPECT_NE(d::check_nonfinite_loss(r)[0].recommendation.find("forward pass overflows"), std::string::npos);
 }
 
 TEST(Doctor, ScaleCollapseAtExactFactorAndNamesOverflowingLayer) {
@@ -329,6 +335,19 @@ TEST(DoctorCli, HealthyRunExitsZero) {
   auto dr = run("doctor " + d.path());
   EXPECT_EQ(dr.status, 0) << dr.out << dr.err;
   EXPECT_NE(dr.out.find("no problems found"), std::string::npos) << dr.out;
+}
+
+TEST(DoctorCli, ReadsADivergedRunsMetrics) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  TempDir d;
+  // A diverging run throws, leaving only metrics.jsonl.tmp; the doctor reads it.
+  auto tr = run("train --model mlp --precision fp16 --steps 40 --batch 32 --lr 1e4 --optimizer sgd --threads 2 --quiet --out " + d.path());
+  ASSERT_EQ(tr.status, 2) << tr.err;
+  auto dr = run("doctor " + d.path());
+  EXPECT_EQ(dr.status, 1) << dr.out << dr.err;
+  EXPECT_NE(dr.out.find("did not finish"), std::string::npos) << dr.out;
+  EXPECT_NE(dr.out.find("[nonfinite_loss]"), std::string::npos) << dr.out;
+  EXPECT_NE(dr.out.find("lower --lr"), std::string::npos) << dr.out;
 }
 
 TEST(DoctorCli, BadInputIsExitTwoAndOneLine) {

@@ -184,12 +184,22 @@ std::vector<Finding> check_nonfinite_loss(const Run& r, const Thresholds&) {
         f.layers.push_back(g.param);
   }
   if (!f.layers.empty()) f.evidence += "; non-finite or overflowing gradients sampled in " + join(f.layers, ", ");
-  if (first->loss_scale > 1)
-    f.recommendation = "lower the initial loss scale (--init-scale " + num(std::max(1.0, first->loss_scale / 256)) +
-                       ") and clip gradients (--clip 1.0); if it persists at scale 1, lower --lr";
-  else
-    f.recommendation = "the loss scale is 1, so this is an optimisation blow-up rather than a format overflow: lower --lr "
-                       "(now " + num(first->lr) + ") and clip gradients (--clip 1.0)";
+  // The loss is computed before it is scaled, so a non-finite loss comes from the forward pass:
+  // either an applied update broke the weights, or activations overflow with the initial ones.
+  const Point* prev = nullptr;
+  for (const auto& p : r.points)
+    if (p.step < first->step) prev = &p;
+  if (prev && !prev->skipped) {
+    f.recommendation = "step " + std::to_string(prev->step) + "'s applied update left weights that give a non-finite loss: lower --lr (now " +
+                       num(prev->lr) + ") and clip gradients (--clip 1.0)";
+    if (first->loss_scale > 1)
+      f.recommendation += "; start the loss scale lower (--init-scale " + num(std::max(1.0, first->loss_scale / 256)) +
+                          ") so that overflowing steps are skipped early rather than large ones applied";
+  } else {
+    f.recommendation = "the forward pass overflows before any update was applied (the loss scale does not enter it): keep the "
+                       "overflowing layers in bf16 (--precision-map) or train in bf16; lower --lr and clip (--clip 1.0) if it "
+                       "starts after a restart";
+  }
   return {f};
 }
 
