@@ -13,7 +13,7 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_precision) {
   cmd->add_option("--data-dir", c.data_dir, "directory of the data set's files (default: the Debian package's)");
   cmd->add_option("--data-path", c.data_path, "a UTF-8 text file for --data text");
   if (with_precision)
-    cmd->add_option("--precision", c.precision, "fp32 | fp16 | bf16 | fp8 (also fp16-noscale, bf16-O3, bf16-O3-sr)");
+    cmd->add_option("--precision", c.precision, "fp32 | fp16 | bf16 | fp8 | auto (per-layer autopilot) (also fp16-noscale, bf16-O3, bf16-O3-sr)");
   cmd->add_option("--opt-level", f.opt_level, "O0 | O1 | O2 | O3 (default: O0 for fp32, O2 otherwise)");
   cmd->add_option("--epochs", c.epochs, "epochs (classifiers)");
   cmd->add_option("--steps", c.steps, "optimizer steps");
@@ -37,6 +37,14 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_precision) {
   cmd->add_option("--context", c.context, "gpt context length (default 128)");
   cmd->add_option("--stats-every", c.stats_every, "numerics statistics (gradients, weights, loss-scale headroom) every K steps (default: max(20, steps/10); -1: off)");
   cmd->add_option("--stop-after", c.stop_after, "stop after N steps and checkpoint, as if interrupted (for --resume)");
+  cmd->add_option("--auto-every", c.auto_every, "--precision auto: probe the layers' numerics every K steps (default 10)");
+  cmd->add_option("--auto-overflow", c.auto_options.overflow_threshold,
+                  "--precision auto: promote a layer when more than this fraction of an operand overflows (default 0.001)");
+  cmd->add_option("--auto-underflow", c.auto_options.underflow_threshold,
+                  "--precision auto: promote when more than this fraction flushes or turns subnormal (default 0.01)");
+  cmd->add_option("--auto-patience", c.auto_options.patience, "--precision auto: consecutive failing probes before a promotion (default 2)");
+  cmd->add_option("--auto-window", c.auto_options.stable_window,
+                  "--precision auto: consecutive fitting probes before a demotion, doubled per promotion (default 4)");
   cmd->add_flag("--quiet", c.quiet, "no progress output");
 }
 

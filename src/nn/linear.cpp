@@ -2,6 +2,7 @@
 #include "nn/linear.h"
 
 #include <cmath>
+#include <utility>
 
 #include "amp/autocast.h"
 #include "ops/common.h"
@@ -22,10 +23,14 @@ Linear::Linear(const LinearOptions& o) : opt_(o) {
 
 void Linear::on_policy(const amp::Policy& policy) {
   const DType d = policy.gemm_dtype(name());
+  const bool was_fp8 = fp8_;
+  gemm_dtype_ = d;
   fp8_ = numerics::spec(d).bits() == 8;
   fp8_opt_ = policy.fp8_options;
   out_dtype_ = policy.low == DType::fp32 ? DType::bf16 : policy.low;
-  if (fp8_) {
+  // A layer that stays in fp8 keeps its scaling histories (the autopilot re-applies the policy
+  // when other layers change rung); one that enters fp8 starts them afresh.
+  if (fp8_ && !was_fp8) {
     fp8_x_ = amp::Fp8ScalingState(fp8_opt_, amp::Fp8Role::activation);
     fp8_w_ = amp::Fp8ScalingState(fp8_opt_, amp::Fp8Role::weight);
     fp8_g_ = amp::Fp8ScalingState(fp8_opt_, amp::Fp8Role::gradient);
@@ -34,26 +39,77 @@ void Linear::on_policy(const amp::Policy& policy) {
 
 Tensor Linear::forward_impl(const Tensor& x) {
   if (fp8_ && amp::current_autocast() != nullptr) return forward_fp8(x);
-  return ops::linear(x, *weight_, bias_ ? *bias_ : Tensor(), opt_.activation);
+  if (!probe_armed_ || !training()) return ops::linear(x, *weight_, bias_ ? *bias_ : Tensor(), opt_.activation);
+  probe_operand(amp::Operand::input, x, nullptr, 1.0f);
+  probe_operand(amp::Operand::weight, *weight_, nullptr, 1.0f);
+  ops::GradHook hook = [this](const Tensor& dz) {
+    probe_operand(amp::Operand::grad, dz, nullptr, 1.0f);
+    return dz;
+  };
+  return ops::linear(x, *weight_, bias_ ? *bias_ : Tensor(), opt_.activation, std::nullopt, hook);
+}
+
+void Linear::probe_operand(amp::Operand op, const Tensor& t, const amp::Fp8ScalingState* used, float used_scale) {
+  const auto i = static_cast<std::size_t>(op);
+  const amp::Fp8Role role = op == amp::Operand::input ? amp::Fp8Role::activation
+                            : op == amp::Operand::weight ? amp::Fp8Role::weight : amp::Fp8Role::gradient;
+  const DType f8 = amp::fp8_dtype(fp8_opt_.format, role);
+  if (used != nullptr) {  // fp8 rung: measured with the scale the recipe used; nothing below
+    probe_.now[i] = amp::OperandFit::from(ops::format_stats(t, used->dtype(), used_scale));
+    return;
+  }
+  // The 16-bit rung is measured as stored (no scale); the fp8 rung below it with the scale
+  // current scaling would take from this tensor; fp32 fits by definition, the 16-bit rung
+  // below it is measured as stored.
+  const bool fp32 = gemm_dtype_ == DType::fp32;
+  if (!fp32) probe_.now[i] = amp::OperandFit::from(ops::format_stats(t, probe_half_));
+  else probe_.now[i] = {0, 0, true};
+  if (fp32) {
+    probe_.below[i] = amp::OperandFit::from(ops::format_stats(t, probe_half_));
+  } else {
+    const float s = amp::scale_from_amax(ops::amax(t), f8, fp8_opt_.margin, 1.0f);
+    probe_.below[i] = amp::OperandFit::from(ops::format_stats(t, f8, s));
+  }
+}
+
+std::optional<amp::LayerProbe> Linear::take_probe() {
+  probe_armed_ = false;
+  const amp::LayerProbe p = std::exchange(probe_, amp::LayerProbe{});
+  for (const auto& f : p.now)
+    if (f.measured) return p;
+  return std::nullopt;
 }
 
 namespace {
 // Quantises t with a recipe state: current scaling from t's amax now; delayed scaling with the
-// state's scale, recording t's amax for the next step.
-Tensor quantise(const Tensor& t, amp::Fp8ScalingState& s, bool differentiable) {
+// state's scale, recording t's amax for the next step. Returns the scale used through `used`.
+Tensor quantise(const Tensor& t, amp::Fp8ScalingState& s, bool differentiable, float* used = nullptr) {
   const float a = ops::amax(t);
   const float scale = s.scale_for(a);
   s.record(a);
+  if (used != nullptr) *used = scale;
   return differentiable ? ops::cast(t, s.dtype(), scale) : t.to(s.dtype(), numerics::Rounding::nearest, 0, scale);
 }
 }  // namespace
 
 Tensor Linear::forward_fp8(const Tensor& x) {
   const bool train = training();
-  Tensor xq = quantise(x, fp8_x_, true);
-  Tensor wq = quantise(*weight_, fp8_w_, true);
+  const bool probe = probe_armed_ && train;
+  float sx = 1, sw = 1;
+  Tensor xq = quantise(x, fp8_x_, true, &sx);
+  Tensor wq = quantise(*weight_, fp8_w_, true, &sw);
+  if (probe) {
+    probe_operand(amp::Operand::input, x, &fp8_x_, sx);
+    probe_operand(amp::Operand::weight, *weight_, &fp8_w_, sw);
+  }
   ops::GradHook hook;
-  if (train) hook = [this](const Tensor& dz) { return quantise(dz, fp8_g_, false); };
+  if (train)
+    hook = [this, probe](const Tensor& dz) {
+      float sg = 1;
+      Tensor q = quantise(dz, fp8_g_, false, &sg);
+      if (probe) probe_operand(amp::Operand::grad, dz, &fp8_g_, sg);
+      return q;
+    };
   return ops::linear(xq, wq, bias_ ? *bias_ : Tensor(), opt_.activation, out_dtype_, hook);
 }
 

@@ -6,6 +6,7 @@
 
 #include <optional>
 
+#include "amp/autopilot.h"
 #include "amp/fp8_scaling.h"
 #include "kernels/cpu/bias_act.h"
 #include "nn/module.h"
@@ -32,6 +33,19 @@ class Linear : public Module {
   amp::Fp8ScalingState& fp8_grad() { return fp8_g_; }
   nlohmann::json extra_state() const override;
   void load_extra_state(const nlohmann::json& j) override;
+  // The dtype its GEMMs run in (e4m3 marks fp8 with the recipe's formats).
+  DType gemm_dtype() const { return gemm_dtype_; }
+
+  // Autopilot probe. While armed, every training forward/backward measures the three GEMM
+  // operands (input, weight, output gradient) in the format of the rung the layer runs on now
+  // (fp8 with the scales actually used) and of the rung below (fp8 with the scale the recipe
+  // would take from the tensor's amax); take_probe() returns the last measurement and disarms.
+  void arm_probe(DType half) {
+    probe_half_ = half;
+    probe_armed_ = true;
+    probe_ = {};
+  }
+  std::optional<amp::LayerProbe> take_probe();
 
  protected:
   Tensor forward_impl(const Tensor& x) override;
@@ -39,6 +53,7 @@ class Linear : public Module {
 
  private:
   Tensor forward_fp8(const Tensor& x);
+  void probe_operand(amp::Operand op, const Tensor& t, const amp::Fp8ScalingState* used_state, float used_scale);
   LinearOptions opt_;
   Tensor* weight_;
   Tensor* bias_ = nullptr;
@@ -46,6 +61,10 @@ class Linear : public Module {
   amp::Fp8Options fp8_opt_;
   DType out_dtype_ = DType::bf16;
   amp::Fp8ScalingState fp8_x_, fp8_w_, fp8_g_;
+  DType gemm_dtype_ = DType::fp32;
+  bool probe_armed_ = false;
+  DType probe_half_ = DType::bf16;
+  amp::LayerProbe probe_;
 };
 
 struct LayerNormOptions {

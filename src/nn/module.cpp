@@ -92,6 +92,15 @@ void Module::restore_extra_state(const nlohmann::json& all) {
   for (auto& [local, child] : children_) child->restore_extra_state(all);
 }
 
+std::vector<Module*> Module::modules() {
+  std::vector<Module*> out{this};
+  for (auto& [local, child] : children_) {
+    auto sub = child->modules();
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
 std::vector<const Module*> Module::modules() const {
   std::vector<const Module*> out{this};
   for (const auto& [local, child] : children_) {

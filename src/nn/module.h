@@ -43,6 +43,7 @@ class Module {
   void apply_policy(const amp::Policy& policy);
   // Each module with its dotted name (for printing the effective precision map).
   std::vector<const Module*> modules() const;
+  std::vector<Module*> modules();
   virtual std::string type() const = 0;
   // Extra state a layer keeps outside tensors (fp8 scaling histories), for checkpoints; keyed by
   // the module's dotted name. The default has none.

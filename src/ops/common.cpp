@@ -195,6 +195,11 @@ float amax(const Tensor& x) {
   return m;
 }
 
+numerics::FormatStats format_stats(const Tensor& x, DType target, float scale) {
+  const std::vector<float> v = x.to_vector();
+  return numerics::analyse(v.data(), v.size(), target, scale);
+}
+
 const AutocastHook* autocast_hook() { return t_hook; }
 void set_autocast_hook(const AutocastHook* hook) { t_hook = hook; }
 

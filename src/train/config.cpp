@@ -61,14 +61,23 @@ ResolvedConfig resolve(const TrainConfig& in) {
       case amp::OptLevel::O2: r.policy = amp::Policy::O2(low); break;
       case amp::OptLevel::O3: r.policy = amp::Policy::O3(low, sr); break;
     }
-  } else if (p == "fp8") {
-    if (c.opt_level && *c.opt_level != amp::OptLevel::O2) throw Error("--precision fp8 runs at O2 (bf16 + fp8 GEMMs)");
+  } else if (p == "fp8" || p == "auto") {
+    if (c.opt_level && *c.opt_level != amp::OptLevel::O2)
+      throw Error("--precision " + p + " runs at O2 (bf16 + fp8 GEMMs)");
+    if (p == "auto") {
+      r.autopilot = true;
+      if (c.auto_every < 1) throw Error("--auto-every must be >= 1");
+      const auto& a = c.auto_options;
+      if (!(a.overflow_threshold >= 0 && a.overflow_threshold < 1) || !(a.underflow_threshold >= 0 && a.underflow_threshold < 1))
+        throw Error("--auto-overflow and --auto-underflow must be fractions in [0, 1)");
+      if (a.patience < 1 || a.stable_window < 1) throw Error("--auto-patience and --auto-window must be >= 1");
+    }
     amp::Fp8Options o;
     o.recipe = c.fp8_recipe == "delayed" ? amp::Fp8Recipe::delayed : amp::Fp8Recipe::current;
     o.format = c.fp8_format == "hybrid" ? amp::Fp8Format::hybrid : amp::Fp8Format::e4m3;
     r.policy = amp::Policy::FP8(o);
   } else {
-    throw Error("unknown precision '" + c.precision + "' (known: fp32 fp16 bf16 fp8 fp16-noscale bf16-O3 bf16-O3-sr)");
+    throw Error("unknown precision '" + c.precision + "' (known: fp32 fp16 bf16 fp8 auto fp16-noscale bf16-O3 bf16-O3-sr)");
   }
   if (c.master == "fp64") {
     if (!r.policy.masters()) throw Error("--master fp64 needs master weights (O2 or fp8)");
@@ -95,7 +104,7 @@ ResolvedConfig resolve(const TrainConfig& in) {
     r.scale.mode = amp::ScaleMode::constant;
     r.scale.init_scale = v;
   }
-  r.label = c.precision == "fp32" || c.precision == "fp8" || c.precision.find('-') != std::string::npos
+  r.label = c.precision == "fp32" || c.precision == "fp8" || c.precision == "auto" || c.precision.find('-') != std::string::npos
                 ? c.precision
                 : c.precision + " " + std::string(amp::to_string(level));
   return r;

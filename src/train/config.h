@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "amp/autopilot.h"
 #include "amp/loss_scale.h"
 #include "amp/policy.h"
 
@@ -17,7 +18,7 @@ struct TrainConfig {
   std::string data = "fashion-mnist"; // fashion-mnist | fortunes | text (with data_path)
   std::string data_dir;               // overrides the data set's default directory
   std::string data_path;              // a UTF-8 text file for `text`
-  // fp32 fp16 bf16 fp8, or the comparison variants fp16-noscale, bf16-O3, bf16-O3-sr.
+  // fp32 fp16 bf16 fp8 auto, or the comparison variants fp16-noscale, bf16-O3, bf16-O3-sr.
   std::string precision = "fp32";
   std::optional<amp::OptLevel> opt_level;  // default: O0 for fp32, O2 otherwise
   std::int64_t epochs = 0;                 // one of epochs / steps
@@ -48,12 +49,16 @@ struct TrainConfig {
   std::int64_t stats_every = 0;            // numerics statistics every K steps (0: max(20, steps/10), <0: off)
   std::int64_t eval_batches = 0;           // gpt validation batches (0: auto)
   bool quiet = false;                      // no progress output
+  // --precision auto: the autopilot probes every auto_every steps with these thresholds.
+  std::int64_t auto_every = 10;
+  amp::AutopilotOptions auto_options;
 };
 
 struct ResolvedConfig {
   TrainConfig cfg;
   amp::Policy policy;
   amp::LossScaleOptions scale;
+  bool autopilot = false;  // --precision auto: the policy is fp8's, the map is the autopilot's
   std::string label;  // "bf16 O2", "fp16-noscale", ...
 };
 

@@ -62,6 +62,12 @@ void Progress::update(std::int64_t done, const ProgressFields& f) {
   std::fflush(out_);
 }
 
+void Progress::note(const std::string& message) {
+  if (interactive_ && printed_) std::fputs("\r\033[K", out_);
+  std::fprintf(out_, "%s %s\n", label_.c_str(), message.c_str());
+  std::fflush(out_);
+}
+
 void Progress::finish() {
   if (interactive_ && printed_) std::fputc('\n', out_);
   std::fflush(out_);

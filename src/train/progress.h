@@ -24,6 +24,9 @@ class Progress {
            std::FILE* out = stderr, int interactive = -1);
   // Called after each step (1-based count of finished steps).
   void update(std::int64_t done, const ProgressFields& f);
+  // A message on its own line (an autopilot decision): on a terminal it replaces the bar, which
+  // the next update redraws below it.
+  void note(const std::string& message);
   // Final newline / summary line.
   void finish();
   // "3m05s" style.

@@ -19,6 +19,7 @@
 #include "amp/grad_scaler.h"
 #include "autograd/grad_info.h"
 #include "io/atomic_file.h"
+#include "kernels/cpu/gemm.h"
 #include "numerics/convert.h"
 #include "numerics/stats.h"
 #include "ops/elementwise.h"
@@ -27,6 +28,7 @@
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 #include "tensor/ledger.h"
+#include "train/autopilot_driver.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
 #include "train/task.h"
@@ -204,19 +206,29 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     task = make_task(rc);
   }
   nn::Module& model = task->model();
-  model.apply_policy(rc.policy);
+  // The run's policy; under --precision auto the autopilot owns its map and changes it.
+  amp::Policy policy = rc.policy;
+  std::optional<AutopilotDriver> pilot;
+  if (rc.autopilot) {
+    pilot.emplace(model, policy, c.auto_options, c.auto_every);
+    if (!c.resume_dir.empty() && fs::exists(c.resume_dir + "/checkpoint.safetensors")) {
+      const nlohmann::json info = read_checkpoint_info(c.resume_dir + "/checkpoint.safetensors");
+      if (info.contains("autopilot")) pilot->restore(info.at("autopilot"));
+    }
+  }
+  model.apply_policy(policy);
   if (!c.quiet) {
     // The effective precision map: each layer's GEMM dtype and its weights' storage dtype.
     std::string line;
     for (const auto& p : model.parameters()) {
       if (!p.name.ends_with(".weight") || p.tensor->dim() < 2) continue;
       const std::string layer = p.name.substr(0, p.name.size() - 7);
-      line += " " + layer + "=" + std::string(name(rc.policy.level == amp::OptLevel::O0 ? DType::fp32 : rc.policy.gemm_dtype(layer))) +
+      line += " " + layer + "=" + std::string(name(policy.level == amp::OptLevel::O0 ? DType::fp32 : policy.gemm_dtype(layer))) +
               "/" + std::string(name(p.tensor->dtype()));
     }
     std::fprintf(stderr, "effective precision (layer=gemm/weights):%s\n", line.c_str());
   }
-  auto opt = make_optimizer(c, model, rc.policy);
+  auto opt = make_optimizer(c, model, policy);
   amp::GradScaler scaler(rc.scale);
   // Peaks count training, not the one-off fp32 initialisation that apply_policy converted.
   tensor::Ledger::reset_peaks();
@@ -252,7 +264,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
       const auto j = nlohmann::json::parse(l, nullptr, false);
       if (!j.is_discarded() && j.value("step", std::int64_t{-1}) < start) metrics << l << '\n';
     }
-    metrics << nlohmann::json{{"type", "config"}, {"config", config_json(rc)}, {"policy", rc.policy.describe()}}.dump() << '\n';
+    metrics << nlohmann::json{{"type", "config"}, {"config", config_json(rc)}, {"policy", policy.describe()}}.dump() << '\n';
   }
 
   Progress progress(rc.label + " " + c.model, total, task->samples_per_step());
@@ -269,6 +281,8 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   std::int64_t bad_streak = 0;
   double last_acc = -1;
   const std::int64_t end = c.stop_after > 0 ? std::min(total, c.stop_after) : total;
+  kernels::cpu::reset_gemm_flops();
+  std::int64_t precision_events = 0;
   for (std::int64_t step = start; step < end; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     opt->set_lr(schedule.at(step));
@@ -279,6 +293,8 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     std::optional<ActGrads> act_grads;
     std::optional<autograd::ScopeCapture> capture;
     std::optional<autograd::ObserveRounding> observe;
+    const bool probe = pilot && pilot->probe_step(step);
+    if (probe) pilot->arm();
     if (sample) {
       act_grads.emplace();
       capture.emplace();
@@ -288,7 +304,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
       Tensor loss;
       double acc = -1;
       {
-        amp::Autocast guard(rc.policy);
+        amp::Autocast guard(policy);
         loss = task->loss(step, micro, c.accumulate, &acc);
       }
       const double lv = loss.item();
@@ -308,7 +324,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
       observe.reset();
       capture.reset();
       stats = nlohmann::json::object();
-      sample_stats(model, rc.policy.low == DType::fp32 ? DType::fp16 : rc.policy.low, act_grads->amax(), stats);
+      sample_stats(model, policy.low == DType::fp32 ? DType::fp16 : policy.low, act_grads->amax(), stats);
       stats["act_grad_stats"] = act_grads->to_json();
     }
     scaler.unscale(*opt);
@@ -317,6 +333,8 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     const bool applied = scaler.step(*opt);
     scaler.update();
     opt->zero_grad();
+    std::vector<amp::PrecisionEvent> events;
+    if (probe) events = pilot->finish_probe(step);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (step - start >= topt.warmup_steps_excluded) step_ms.push_back(ms);
     losses.push_back(loss_v);
@@ -332,16 +350,30 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
       if (acc_v >= 0) line["accuracy"] = acc_v;
       if (grad_norm >= 0) line["grad_norm"] = grad_norm;
       if (!stats.is_null()) line.update(stats);
+      if (probe) line["autopilot_probe"] = pilot->last_probe();
       line["ms"] = ms;
       metrics << line.dump() << '\n';
+      for (const auto& e : events) metrics << e.to_json().dump() << '\n';
     }
+    precision_events += static_cast<std::int64_t>(events.size());
+    if (!c.quiet)
+      for (const auto& e : events)
+        progress.note("autopilot: step " + std::to_string(e.step) + " " + e.layer + " " + std::string(name(e.from)) + " -> " +
+                      std::string(name(e.to)) + " (" + e.reason + ")");
     if (!c.quiet) progress.update(step + 1, {loss_v, acc_v, rc.scale.mode == amp::ScaleMode::disabled ? 0.0 : scaler.get_scale(),
                                scaler.state().skipped_steps()});
   }
   progress.finish();
+  const kernels::cpu::GemmFlops flops = kernels::cpu::gemm_flops();
 
   nlohmann::json summary = config_json(rc);
-  summary["policy"] = rc.policy.describe();
+  summary["policy"] = policy.describe();
+  summary["precision_map"] = policy.map.to_string();
+  // The GEMM work of the training steps this run executed (evaluation excluded), by operand
+  // precision: fp8_gemm_flop_fraction is the share run with both operands in fp8.
+  summary["gemm_flops"] = {{"fp8", flops.fp8}, {"half", flops.half}, {"full", flops.full}};
+  summary["fp8_gemm_flop_fraction"] = flops.total() > 0 ? flops.fp8 / flops.total() : 0.0;
+  if (pilot) summary["precision_events"] = precision_events;
   summary["steps"] = end;
   const std::size_t tail = std::min<std::size_t>(losses.size(), 20);
   double tail_loss = 0;
@@ -349,7 +381,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   summary["final_train_loss"] = tail > 0 ? tail_loss / static_cast<double>(tail) : NAN;
   if (last_acc >= 0) summary["final_train_accuracy"] = last_acc;
   if (topt.evaluate) {
-    const EvalResult ev = task->evaluate(rc.policy);
+    const EvalResult ev = task->evaluate(policy);
     if (task->is_language_model()) {
       summary["val_loss"] = ev.loss;
     } else {
@@ -376,8 +408,9 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   if (topt.write_files) {
     metrics.close();
     check(!metrics.fail(), "train: failed writing " + metrics_tmp);
-    save_checkpoint(c.out_dir + "/checkpoint.safetensors", model, *opt, scaler,
-                    {{"step", end}, {"config", config_json(rc)}});
+    nlohmann::json run_info{{"step", end}, {"config", config_json(rc)}};
+    if (pilot) run_info["autopilot"] = pilot->autopilot().state();
+    save_checkpoint(c.out_dir + "/checkpoint.safetensors", model, *opt, scaler, run_info);
     fs::rename(metrics_tmp, c.out_dir + "/metrics.jsonl");
     const std::string s = summary.dump(2) + "\n";
     io::write_file_atomic(c.out_dir + "/summary.json", std::as_bytes(std::span(s.data(), s.size())));

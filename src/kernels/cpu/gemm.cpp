@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -23,6 +24,15 @@ namespace mixtrain::kernels::cpu {
 namespace {
 
 using i64 = std::int64_t;
+
+// GEMM flop counters (gemm_flops), in units of flops; an int64 holds 9.2e18, days of work here.
+std::atomic<std::uint64_t> g_flops[3];
+
+void count_flops(i64 batch, i64 M, i64 N, i64 K, DType a, DType b) {
+  const int wa = numerics::spec(a).bits(), wb = numerics::spec(b).bits();
+  const int bucket = wa == 8 && wb == 8 ? 0 : std::max(wa, wb) <= 16 ? 1 : 2;
+  g_flops[bucket].fetch_add(static_cast<std::uint64_t>(2 * batch * M * N * K), std::memory_order_relaxed);
+}
 
 // Below this many flops a GEMM runs on the calling thread: waking the pool costs ~10 us.
 constexpr double kParallelFlops = 4.0e6;
@@ -289,9 +299,19 @@ bool set_blas_num_threads(int n) {
   return true;
 }
 
+GemmFlops gemm_flops() {
+  auto get = [](int i) { return static_cast<double>(g_flops[i].load(std::memory_order_relaxed)); };
+  return {get(0), get(1), get(2)};
+}
+
+void reset_gemm_flops() {
+  for (auto& f : g_flops) f.store(0, std::memory_order_relaxed);
+}
+
 void gemm(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const GemmOperand& B,
           float beta, const GemmOutput& C) {
   validate(M, N, K, A, B, C);
+  count_flops(1, M, N, K, A.dtype, B.dtype);
   gemm_impl(M, N, K, alpha, A, B, beta, C, true);
 }
 
@@ -301,6 +321,7 @@ void gemm_batched(i64 batch, i64 M, i64 N, i64 K, float alpha, const GemmOperand
   check(batch >= 0, "gemm_batched: negative batch");
   validate(M, N, K, A, B, C);
   if (batch == 0) return;
+  count_flops(batch, M, N, K, A.dtype, B.dtype);
   auto item = [&](i64 b, bool parallel) {
     GemmOperand a = A, bb = B;
     GemmOutput c = C;

@@ -52,6 +52,17 @@ void gemm_batched(std::int64_t batch, std::int64_t M, std::int64_t N, std::int64
                   const GemmOperand& A, std::int64_t stride_a, const GemmOperand& B,
                   std::int64_t stride_b, float beta, const GemmOutput& C, std::int64_t stride_c);
 
+// GEMM work done since the last reset, 2*M*N*K per product, by operand precision: `fp8` when
+// both operands are 8-bit (what an FP8 tensor core runs), `half` when the widest is 16-bit,
+// `full` otherwise. Counted at the entry points (gemm, gemm_batched) on the calling thread with
+// relaxed atomics, so it is always on; the precision autopilot reports the fp8 share of a step.
+struct GemmFlops {
+  double fp8 = 0, half = 0, full = 0;
+  double total() const { return fp8 + half + full; }
+};
+GemmFlops gemm_flops();
+void reset_gemm_flops();
+
 // Tile and K-block sizes of the low-precision path (fp32 panels of at most kGemmTileM x
 // kGemmKBlock for A and kGemmKBlock x kGemmTileN for B).
 inline constexpr std::int64_t kGemmTileM = 512;
