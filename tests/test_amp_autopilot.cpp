@@ -23,11 +23,11 @@ using amp::Rung;
 
 OperandFit fit(double overflow, double underflow) { return {overflow, underflow, true}; }
 
-// A probe whose operands all fit except `grad` (on the current rung) and whose rung-below
+// A probe whose operands all fit except the input (on the current rung) and whose rung-below
 // measurement is `below` for every operand.
-LayerProbe probe(OperandFit grad_now, OperandFit below = {}) {
+LayerProbe probe(OperandFit input_now, OperandFit below = {}) {
   LayerProbe p;
-  p.now = {fit(0, 0), fit(0, 0), grad_now};
+  p.now = {input_now, fit(0, 0), fit(0, 0)};
   p.below = {below, below, below};
   return p;
 }
@@ -43,7 +43,7 @@ AutopilotOptions opts() {
 }
 
 TEST(Autopilot, EveryLayerStartsInFp8AndTheMapIsReusable) {
-  Autopilot a(opts(), DType::bf16, {"fc1", "fc2"});
+  Autopilot a(opts(), DType::bf16, {"fc1", "fc2"}, Rung::fp8);
   EXPECT_EQ(a.rung("fc1"), Rung::fp8);
   EXPECT_EQ(a.map().to_string(), "fc1=e4m3,fc2=e4m3");
   EXPECT_EQ(amp::PrecisionMap::parse(a.map().to_string()).to_string(), a.map().to_string());
@@ -52,7 +52,7 @@ TEST(Autopilot, EveryLayerStartsInFp8AndTheMapIsReusable) {
 }
 
 TEST(Autopilot, PromotesAfterPatienceConsecutiveFailuresOnly) {
-  Autopilot a(opts(), DType::bf16, {"fc1", "fc2"});
+  Autopilot a(opts(), DType::bf16, {"fc1", "fc2"}, Rung::fp8);
   // Exactly at the threshold is not a failure (strictly greater fails).
   EXPECT_TRUE(a.observe(0, {{"fc1", probe(fit(0, 0.01))}}).empty());
   EXPECT_TRUE(a.observe(1, {{"fc1", probe(fit(0, 0.0101))}}).empty());  // streak 1
@@ -66,7 +66,7 @@ TEST(Autopilot, PromotesAfterPatienceConsecutiveFailuresOnly) {
   EXPECT_EQ(ev[0].layer, "fc1");
   EXPECT_EQ(ev[0].from, DType::e4m3);
   EXPECT_EQ(ev[0].to, DType::bf16);
-  EXPECT_EQ(ev[0].reason, "grad underflow 5% > 1% on 2 consecutive probes");
+  EXPECT_EQ(ev[0].reason, "input underflow 5% > 1% on 2 consecutive probes");
   EXPECT_EQ(a.rung("fc1"), Rung::half);
   EXPECT_EQ(a.rung("fc2"), Rung::fp8);
   EXPECT_EQ(a.map().to_string(), "fc1=bf16,fc2=e4m3");
@@ -79,7 +79,7 @@ TEST(Autopilot, PromotesAfterPatienceConsecutiveFailuresOnly) {
 TEST(Autopilot, TheReasonNamesTheOperandFurthestPastItsThreshold) {
   AutopilotOptions o = opts();
   o.patience = 1;
-  Autopilot a(o, DType::fp16, {"l"});
+  Autopilot a(o, DType::fp16, {"l"}, Rung::fp8);
   LayerProbe p;
   // input: underflow 2x its threshold; weight: overflow 3x its threshold -> weight wins.
   p.now = {fit(0, 0.02), fit(0.003, 0), fit(0, 0)};
@@ -92,7 +92,7 @@ TEST(Autopilot, TheReasonNamesTheOperandFurthestPastItsThreshold) {
 TEST(Autopilot, DemotesAfterAStableWindowWithMarginAndTheWindowDoubles) {
   AutopilotOptions o = opts();
   o.patience = 1;
-  Autopilot a(o, DType::bf16, {"l"});
+  Autopilot a(o, DType::bf16, {"l"});  // hybrid run: starts on e5m2
   ASSERT_EQ(a.observe(0, {{"l", probe(fit(0, 0.5))}}).size(), 1u);  // -> bf16
   // Below-rung underflow 0.6% fits the threshold (1%) but not the margin (0.5%): no progress.
   for (int s = 1; s <= 5; ++s) EXPECT_TRUE(a.observe(s, {{"l", probe(fit(0, 0), fit(0, 0.006))}}).empty());
@@ -102,29 +102,54 @@ TEST(Autopilot, DemotesAfterAStableWindowWithMarginAndTheWindowDoubles) {
   auto ev = a.observe(8, {{"l", probe(fit(0, 0), fit(0, 0.005))}});
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_EQ(ev[0].from, DType::bf16);
-  EXPECT_EQ(ev[0].to, DType::e4m3);
-  EXPECT_EQ(ev[0].reason, "e4m3 fits with margin 0.5 on 3 consecutive probes");
+  EXPECT_EQ(ev[0].to, DType::e5m2);
+  EXPECT_EQ(ev[0].reason, "e5m2 fits with margin 0.5 on 3 consecutive probes");
   // Second promotion: the window is now 6 probes.
   ASSERT_EQ(a.observe(9, {{"l", probe(fit(0, 0.5))}}).size(), 1u);
   for (int s = 10; s < 15; ++s) EXPECT_TRUE(a.observe(s, {{"l", probe(fit(0, 0), fit(0, 0))}}).empty()) << s;
   EXPECT_EQ(a.observe(15, {{"l", probe(fit(0, 0), fit(0, 0))}}).size(), 1u);
-  EXPECT_EQ(a.rung("l"), Rung::fp8);
+  EXPECT_EQ(a.rung("l"), Rung::hybrid);
 }
 
 TEST(Autopilot, ClimbsToFp32AndStopsThere) {
   AutopilotOptions o = opts();
   o.patience = 1;
-  Autopilot a(o, DType::bf16, {"l"});
+  Autopilot a(o, DType::bf16, {"l"}, Rung::fp8);
   a.observe(0, {{"l", probe(fit(1, 0))}});
   a.observe(1, {{"l", probe(fit(1, 0))}});
   EXPECT_EQ(a.rung("l"), Rung::fp32);
   EXPECT_EQ(a.map().to_string(), "l=fp32");
   EXPECT_TRUE(a.observe(2, {{"l", probe(fit(1, 0))}}).empty());
   o.allow_fp32 = false;
-  Autopilot b(o, DType::bf16, {"l"});
+  Autopilot b(o, DType::bf16, {"l"}, Rung::fp8);
   b.observe(0, {{"l", probe(fit(1, 0))}});
   EXPECT_TRUE(b.observe(1, {{"l", probe(fit(1, 0))}}).empty());
   EXPECT_EQ(b.rung("l"), Rung::half);
+}
+
+// From fp8 (E4M3 everywhere) a layer whose only failing operand is the gradient moves to hybrid
+// (E5M2 gradients, still fp8); a forward operand failing skips to 16-bit. A hybrid-format run
+// starts on hybrid and never goes below it.
+TEST(Autopilot, GradientOnlyFailuresMoveToE5m2) {
+  AutopilotOptions o = opts();
+  o.patience = 1;
+  Autopilot a(o, DType::bf16, {"g", "x"}, Rung::fp8);
+  LayerProbe pg, px;
+  pg.now = {fit(0, 0), fit(0, 0), fit(0, 0.5)};
+  px.now = {fit(0, 0.5), fit(0, 0), fit(0, 0.5)};
+  const auto ev = a.observe(0, {{"g", pg}, {"x", px}});
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].to, DType::e5m2);
+  EXPECT_EQ(ev[1].to, DType::bf16);
+  EXPECT_EQ(a.map().to_string(), "g=e5m2,x=bf16");
+  // x comes down one rung at a time: bf16 -> e5m2 -> e4m3.
+  for (int s = 1; s <= 3; ++s) a.observe(s, {{"x", probe(fit(0, 0), fit(0, 0))}});
+  EXPECT_EQ(a.rung("x"), Rung::hybrid);
+  Autopilot h(o, DType::bf16, {"l"});
+  EXPECT_EQ(h.map().to_string(), "l=e5m2");
+  for (int s = 0; s < 10; ++s) EXPECT_TRUE(h.observe(s, {{"l", probe(fit(0, 0), fit(0, 0))}}).empty());
+  EXPECT_EQ(h.observe(10, {{"l", probe(fit(0, 0.5))}})[0].to, DType::bf16);
+  EXPECT_THROW(h.restore({{"l", {{"rung", 0}, {"bad", 0}, {"fit_below", 0}, {"promotions", 0}}}}), Error);
 }
 
 TEST(Autopilot, NonFiniteValuesCountAsOverflow) {
@@ -144,10 +169,10 @@ TEST(Autopilot, NonFiniteValuesCountAsOverflow) {
 TEST(Autopilot, StateRoundTripsAndRejectsBadRungs) {
   AutopilotOptions o = opts();
   o.patience = 1;
-  Autopilot a(o, DType::bf16, {"x", "y"});
+  Autopilot a(o, DType::bf16, {"x", "y"}, Rung::fp8);
   a.observe(0, {{"y", probe(fit(0, 1))}});
   a.observe(1, {{"x", probe(fit(0, 1))}, {"y", probe(fit(0, 0), fit(0, 0))}});
-  Autopilot b(o, DType::bf16, {"x", "y"});
+  Autopilot b(o, DType::bf16, {"x", "y"}, Rung::fp8);
   b.restore(a.state());
   EXPECT_EQ(b.state(), a.state());
   EXPECT_EQ(b.map().to_string(), "x=bf16,y=bf16");
@@ -212,7 +237,8 @@ TEST(AutopilotProbe, Fp8RungUsesTheRecipesScale) {
   const auto p = lin.take_probe();
   ASSERT_TRUE(p.has_value());
   EXPECT_DOUBLE_EQ(p->now[static_cast<int>(amp::Operand::input)].underflow, 0.25);
-  EXPECT_FALSE(p->below[static_cast<int>(amp::Operand::input)].measured);  // nothing below fp8
+  // Hybrid's rung below (E4M3 gradients) has the same forward operands.
+  EXPECT_DOUBLE_EQ(p->below[static_cast<int>(amp::Operand::input)].underflow, 0.25);
 }
 
 TEST(GemmFlops, CountedByOperandPrecision) {

@@ -29,18 +29,20 @@ nlohmann::json PrecisionEvent::to_json() const {
           {"from", std::string(name(from))}, {"to", std::string(name(to))}, {"reason", reason}};
 }
 
-Autopilot::Autopilot(AutopilotOptions options, DType half, std::vector<std::string> layers)
-    : opt_(options), half_(half), order_(std::move(layers)) {
+Autopilot::Autopilot(AutopilotOptions options, DType half, std::vector<std::string> layers, Rung lowest)
+    : opt_(options), half_(half), lowest_(lowest), order_(std::move(layers)) {
+  check(lowest_ == Rung::fp8 || lowest_ == Rung::hybrid, "autopilot: the lowest rung must be fp8 or hybrid");
   check(half_ == DType::bf16 || half_ == DType::fp16, "autopilot: the 16-bit dtype must be bf16 or fp16");
   check(opt_.patience >= 1 && opt_.stable_window >= 1, "autopilot: patience and stable window must be >= 1");
   check(opt_.overflow_threshold >= 0 && opt_.underflow_threshold >= 0 && opt_.demote_margin > 0,
         "autopilot: thresholds must be >= 0 and the demotion margin > 0");
-  for (const auto& l : order_) layers_.emplace(l, Layer{});
+  for (const auto& l : order_) layers_.emplace(l, Layer{lowest_, 0, 0, 0});
 }
 
 DType Autopilot::dtype(Rung r) const {
   switch (r) {
-    case Rung::fp8: return DType::e4m3;  // the precision-map marker for "fp8 with the recipe"
+    case Rung::fp8: return DType::e4m3;    // precision-map marker: fp8, E4M3 everywhere
+    case Rung::hybrid: return DType::e5m2; // precision-map marker: fp8 with E5M2 gradients
     case Rung::half: return half_;
     case Rung::fp32: return DType::fp32;
   }
@@ -53,10 +55,11 @@ Rung Autopilot::rung(const std::string& layer) const {
   return it->second.rung;
 }
 
-std::optional<std::string> Autopilot::failure(const std::array<OperandFit, kOperands>& fits, double k) const {
+std::optional<Autopilot::Failure> Autopilot::failure(const std::array<OperandFit, kOperands>& fits, double k) const {
   // The operand furthest past its threshold (relative), so the event names the real cause.
   double worst = 1.0;
   std::optional<std::string> why;
+  bool others = false, grad = false;
   char buf[160];
   for (int i = 0; i < kOperands; ++i) {
     const OperandFit& f = fits[static_cast<std::size_t>(i)];
@@ -64,6 +67,8 @@ std::optional<std::string> Autopilot::failure(const std::array<OperandFit, kOper
     const double to = opt_.overflow_threshold * k, tu = opt_.underflow_threshold * k;
     const double ro = f.overflow / std::max(to, 1e-300), ru = f.underflow / std::max(tu, 1e-300);
     const auto op = std::string(to_string(static_cast<Operand>(i)));
+    const bool fails = f.overflow > to || f.underflow > tu;
+    (static_cast<Operand>(i) == Operand::grad ? grad : others) |= fails;
     if (f.overflow > to && ro >= worst) {
       worst = ro;
       std::snprintf(buf, sizeof buf, "%s overflow %.3g%% > %.3g%%", op.c_str(), 100 * f.overflow, 100 * to);
@@ -75,7 +80,8 @@ std::optional<std::string> Autopilot::failure(const std::array<OperandFit, kOper
       why = buf;
     }
   }
-  return why;
+  if (!why) return std::nullopt;
+  return Failure{*why, grad && !others};
 }
 
 std::vector<PrecisionEvent> Autopilot::observe(std::int64_t step, const std::map<std::string, LayerProbe>& probes) {
@@ -84,12 +90,14 @@ std::vector<PrecisionEvent> Autopilot::observe(std::int64_t step, const std::map
     auto it = layers_.find(layer);
     check(it != layers_.end(), "autopilot: probe for unknown layer " + layer);
     Layer& l = it->second;
-    if (auto why = failure(probe.now, 1.0)) {
+    if (auto f = failure(probe.now, 1.0)) {
       l.fit_below = 0;
       if (++l.bad >= opt_.patience && l.rung != top()) {
-        const Rung up = static_cast<Rung>(static_cast<int>(l.rung) + 1);
+        // E5M2 only widens the gradient's range: other failures skip the hybrid rung.
+        Rung up = static_cast<Rung>(static_cast<int>(l.rung) + 1);
+        if (up == Rung::hybrid && !f->gradient_only) up = Rung::half;
         events.push_back({step, layer, dtype(l.rung), dtype(up),
-                          *why + " on " + std::to_string(l.bad) + " consecutive probes"});
+                          f->why + " on " + std::to_string(l.bad) + " consecutive probes"});
         l.rung = up;
         l.bad = 0;
         ++l.promotions;
@@ -97,7 +105,7 @@ std::vector<PrecisionEvent> Autopilot::observe(std::int64_t step, const std::map
       continue;
     }
     l.bad = 0;
-    if (l.rung == Rung::fp8) continue;
+    if (l.rung == lowest_) continue;
     const bool below_measured = std::any_of(probe.below.begin(), probe.below.end(), [](const OperandFit& f) { return f.measured; });
     if (!below_measured || failure(probe.below, opt_.demote_margin)) {
       l.fit_below = 0;
@@ -106,7 +114,7 @@ std::vector<PrecisionEvent> Autopilot::observe(std::int64_t step, const std::map
     // The window doubles with every promotion of this layer (capped: 2^10 windows).
     const std::int64_t window = std::int64_t{opt_.stable_window} << std::min(std::max(l.promotions - 1, 0), 10);
     if (++l.fit_below >= window) {
-      const Rung down = static_cast<Rung>(static_cast<int>(l.rung) - 1);
+      const Rung down = static_cast<Rung>(static_cast<int>(l.rung) - 1);  // half -> hybrid, hybrid -> fp8
       char buf[96];
       std::snprintf(buf, sizeof buf, "%s fits with margin %.2g on %lld consecutive probes", std::string(mixtrain::name(dtype(down))).c_str(),
                     opt_.demote_margin, static_cast<long long>(l.fit_below));
@@ -137,7 +145,7 @@ void Autopilot::restore(const nlohmann::json& j) {
       if (!j.contains(name)) continue;
       const auto& s = j.at(name);
       const int r = s.at("rung").get<int>();
-      check(r >= 0 && r <= static_cast<int>(top()), "autopilot: bad rung " + std::to_string(r) + " for " + name);
+      check(r >= static_cast<int>(lowest_) && r <= static_cast<int>(top()), "autopilot: bad rung " + std::to_string(r) + " for " + name);
       l = {static_cast<Rung>(r), s.at("bad").get<int>(), s.at("fit_below").get<int>(), s.at("promotions").get<int>()};
     }
   } catch (const nlohmann::json::exception& e) {

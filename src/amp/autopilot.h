@@ -1,17 +1,23 @@
 // Precision autopilot (`--precision auto`): chooses each GEMM layer's precision from the numerics
-// it measures while training. Every eligible layer starts on the lowest rung of the ladder
+// it measures while training. The ladder, lowest first:
 //
-//     fp8 (E4M3 forward / E5M2 gradients, per-tensor recipe scaling)  ->  16-bit (bf16 or fp16)  ->  fp32
+//   fp8      E4M3 for every operand (the `e4m3` fp8 format)       map marker e4m3
+//   hybrid   E4M3 forward, E5M2 output gradients                   map marker e5m2
+//   16-bit   bf16 (or fp16)
+//   fp32
 //
-// and climbs one rung when a probe finds one of its GEMM operands (input, weight, output
-// gradient) leaving the rung's format range: more than `overflow_threshold` of the values
+// Every eligible layer starts on the lowest rung the run's fp8 format allows (fp8 for `e4m3`,
+// hybrid for `hybrid`) and climbs when a probe finds one of its GEMM operands (input, weight,
+// output gradient) leaving the rung's format range: more than `overflow_threshold` of the values
 // overflowing (saturating, for fp8) or more than `underflow_threshold` flushing to zero or
 // landing in the subnormal range (where fp8 keeps fewer than 3 significant bits), on `patience`
-// consecutive probes. A promoted layer keeps being probed against the rung below (with the scale
-// the fp8 recipe would use, for fp8); when that fits with margin (every fraction below
-// threshold x `demote_margin`) for `stable_window` consecutive probes it steps back down. Each
-// promotion doubles the window that layer needs before its next demotion, so a layer whose
-// numerics sit near a threshold settles instead of oscillating.
+// consecutive probes. From fp8 a layer whose only failing operand is the gradient moves to
+// hybrid (E5M2's wider range, still an fp8 GEMM); any other failure skips to 16-bit. A promoted
+// layer keeps being probed against the rung below (with the scale the fp8 recipe would take from
+// the tensor's amax); when that fits with margin (every fraction below threshold x
+// `demote_margin`) for `stable_window` consecutive probes it steps back down. Each promotion
+// doubles the window that layer needs before its next demotion, so a layer whose numerics sit
+// near a threshold settles instead of oscillating.
 //
 // This class is the rule only: probes in, decisions and events out. Layers measure (nn::Linear's
 // probe), the trainer feeds the probes and applies the decisions (train/autopilot_driver).
@@ -31,7 +37,7 @@
 
 namespace mixtrain::amp {
 
-enum class Rung : int { fp8 = 0, half = 1, fp32 = 2 };
+enum class Rung : int { fp8 = 0, hybrid = 1, half = 2, fp32 = 3 };
 
 // The GEMM operands of a layer, in the order probes report them.
 enum class Operand : int { input = 0, weight = 1, grad = 2 };
@@ -72,8 +78,9 @@ struct PrecisionEvent {
 
 class Autopilot {
  public:
-  // `layers`: the eligible layers' names; `half`: the 16-bit dtype (bf16 or fp16).
-  Autopilot(AutopilotOptions options, DType half, std::vector<std::string> layers);
+  // `layers`: the eligible layers' names; `half`: the 16-bit dtype (bf16 or fp16); `lowest`:
+  // the rung every layer starts on and never goes below (fp8 or hybrid).
+  Autopilot(AutopilotOptions options, DType half, std::vector<std::string> layers, Rung lowest = Rung::hybrid);
 
   // Feeds one probe per layer (layers without a probe keep their streaks) and returns the
   // changes decided at this step. Unknown layer names throw.
@@ -92,6 +99,10 @@ class Autopilot {
   void restore(const nlohmann::json& j);
 
  private:
+  struct Failure {
+    std::string why;
+    bool gradient_only;  // the output gradient is the only operand that fails
+  };
   struct Layer {
     Rung rung = Rung::fp8;
     int bad = 0;        // consecutive probes failing on the current rung
@@ -99,11 +110,12 @@ class Autopilot {
     int promotions = 0;
   };
   // The worst operand of a probe against thresholds scaled by `k`: empty when all fit.
-  std::optional<std::string> failure(const std::array<OperandFit, kOperands>& fits, double k) const;
+  std::optional<Failure> failure(const std::array<OperandFit, kOperands>& fits, double k) const;
   Rung top() const { return opt_.allow_fp32 ? Rung::fp32 : Rung::half; }
 
   AutopilotOptions opt_;
   DType half_;
+  Rung lowest_;
   std::vector<std::string> order_;
   std::map<std::string, Layer> layers_;
 };

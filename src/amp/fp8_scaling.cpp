@@ -33,14 +33,23 @@ void Fp8ScalingState::record(float amax) {
   if (opt_.recipe != Fp8Recipe::delayed) return;
   history_.push_back(amax);
   while (static_cast<int>(history_.size()) > opt_.history_len) history_.pop_front();
+  scale_ = scale_from_amax(history_amax(), dtype_, opt_.margin, scale_);
+}
+
+float Fp8ScalingState::history_amax() const {
+  if (opt_.algo == AmaxAlgo::most_recent) return history_.back();
   float a = 0.0f;
-  if (opt_.algo == AmaxAlgo::most_recent) {
-    a = history_.back();
-  } else {
-    for (float v : history_)
-      if (std::isfinite(v)) a = std::max(a, v);
-  }
-  scale_ = scale_from_amax(a, dtype_, opt_.margin, scale_);
+  for (float v : history_)
+    if (std::isfinite(v)) a = std::max(a, v);
+  return a;
+}
+
+void Fp8ScalingState::set_dtype(DType fp8) {
+  check(numerics::spec(fp8).bits() == 8, "fp8: set_dtype needs an 8-bit format");
+  if (fp8 == dtype_) return;
+  dtype_ = fp8;
+  if (opt_.recipe != Fp8Recipe::delayed || history_.empty()) return;
+  scale_ = scale_from_amax(history_amax(), dtype_, opt_.margin, scale_);
 }
 
 void Fp8ScalingState::restore(float scale, std::vector<float> history) {

@@ -49,8 +49,12 @@ class Fp8ScalingState {
   float scale() const { return scale_; }
   const std::deque<float>& history() const { return history_; }
   void restore(float scale, std::vector<float> history);
+  // Switches the fp8 format (the autopilot moving a gradient from E4M3 to E5M2), keeping the
+  // amax history and recomputing the scale for the new format's max.
+  void set_dtype(DType fp8);
 
  private:
+  float history_amax() const;  // per the amax algorithm; history_ non-empty
   Fp8Options opt_;
   DType dtype_ = DType::e4m3;
   float scale_ = 1.0f;

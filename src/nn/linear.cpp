@@ -27,14 +27,24 @@ void Linear::on_policy(const amp::Policy& policy) {
   gemm_dtype_ = d;
   fp8_ = numerics::spec(d).bits() == 8;
   fp8_opt_ = policy.fp8_options;
+  // The map's e5m2 marks fp8 with E5M2 gradients for this layer (hybrid) whatever the run's
+  // format; e4m3 marks the run's own format.
+  if (d == DType::e5m2) fp8_opt_.format = amp::Fp8Format::hybrid;
   out_dtype_ = policy.low == DType::fp32 ? DType::bf16 : policy.low;
-  // A layer that stays in fp8 keeps its scaling histories (the autopilot re-applies the policy
-  // when other layers change rung); one that enters fp8 starts them afresh.
-  if (fp8_ && !was_fp8) {
-    fp8_x_ = amp::Fp8ScalingState(fp8_opt_, amp::Fp8Role::activation);
-    fp8_w_ = amp::Fp8ScalingState(fp8_opt_, amp::Fp8Role::weight);
-    fp8_g_ = amp::Fp8ScalingState(fp8_opt_, amp::Fp8Role::gradient);
+  if (!fp8_) return;
+  if (was_fp8) {
+    // Staying in fp8 (the autopilot re-applies the policy when any layer changes rung): keep
+    // the scaling histories, retargeting the gradient's if its format changed.
+    fp8_g_.set_dtype(amp::fp8_dtype(fp8_opt_.format, amp::Fp8Role::gradient));
+    return;
   }
+  fp8_x_ = amp::Fp8ScalingState(fp8_opt_, amp::Fp8Role::activation);
+  fp8_w_ = amp::Fp8ScalingState(fp8_opt_, amp::Fp8Role::weight);
+  fp8_g_ = amp::Fp8ScalingState(fp8_opt_, amp::Fp8Role::gradient);
+  // A layer the autopilot moves down into fp8 starts its delayed-scaling histories from the
+  // amaxes its last probe measured, not from scale 1.
+  for (auto [st, a] : {std::pair{&fp8_x_, probe_amax_[0]}, std::pair{&fp8_w_, probe_amax_[1]}, std::pair{&fp8_g_, probe_amax_[2]}})
+    if (a > 0 && std::isfinite(a)) st->record(a);
 }
 
 Tensor Linear::forward_impl(const Tensor& x) {
@@ -51,25 +61,30 @@ Tensor Linear::forward_impl(const Tensor& x) {
 
 void Linear::probe_operand(amp::Operand op, const Tensor& t, const amp::Fp8ScalingState* used, float used_scale) {
   const auto i = static_cast<std::size_t>(op);
+  const bool grad = op == amp::Operand::grad;
   const amp::Fp8Role role = op == amp::Operand::input ? amp::Fp8Role::activation
                             : op == amp::Operand::weight ? amp::Fp8Role::weight : amp::Fp8Role::gradient;
-  const DType f8 = amp::fp8_dtype(fp8_opt_.format, role);
-  if (used != nullptr) {  // fp8 rung: measured with the scale the recipe used; nothing below
+  // A what-if in an fp8 format uses the scale current scaling would take from this tensor.
+  auto fp8_fit = [&](DType f8) {
+    return amp::OperandFit::from(ops::format_stats(t, f8, amp::scale_from_amax(ops::amax(t), f8, fp8_opt_.margin, 1.0f)));
+  };
+  if (used != nullptr) {
+    // fp8 or hybrid rung: measured with the scale the recipe used. The rung below hybrid is
+    // fp8 (E4M3 gradients): the forward operands are the same, the gradient a what-if.
     probe_.now[i] = amp::OperandFit::from(ops::format_stats(t, used->dtype(), used_scale));
+    probe_.below[i] = grad && used->dtype() == DType::e5m2 ? fp8_fit(DType::e4m3) : probe_.now[i];
     return;
   }
-  // The 16-bit rung is measured as stored (no scale); the fp8 rung below it with the scale
-  // current scaling would take from this tensor; fp32 fits by definition, the 16-bit rung
-  // below it is measured as stored.
-  const bool fp32 = gemm_dtype_ == DType::fp32;
-  if (!fp32) probe_.now[i] = amp::OperandFit::from(ops::format_stats(t, probe_half_));
-  else probe_.now[i] = {0, 0, true};
-  if (fp32) {
+  if (gemm_dtype_ == DType::fp32) {
+    // fp32 fits by definition; the rung below is the 16-bit dtype, as stored (no scale).
+    probe_.now[i] = {0, 0, true};
     probe_.below[i] = amp::OperandFit::from(ops::format_stats(t, probe_half_));
-  } else {
-    const float s = amp::scale_from_amax(ops::amax(t), f8, fp8_opt_.margin, 1.0f);
-    probe_.below[i] = amp::OperandFit::from(ops::format_stats(t, f8, s));
+    return;
   }
+  // 16-bit rung, measured as stored; below it is hybrid (E4M3 forward, E5M2 gradients).
+  probe_.now[i] = amp::OperandFit::from(ops::format_stats(t, probe_half_));
+  probe_.below[i] = fp8_fit(amp::fp8_dtype(amp::Fp8Format::hybrid, role));
+  probe_amax_[i] = ops::amax(t);
 }
 
 std::optional<amp::LayerProbe> Linear::take_probe() {

@@ -65,6 +65,7 @@ class Linear : public Module {
   bool probe_armed_ = false;
   DType probe_half_ = DType::bf16;
   amp::LayerProbe probe_;
+  float probe_amax_[amp::kOperands] = {0, 0, 0};  // amaxes of the last 16-bit-rung probe
 };
 
 struct LayerNormOptions {

@@ -30,7 +30,8 @@ AutopilotDriver::AutopilotDriver(nn::Module& model, amp::Policy& policy, const a
       policy_(policy),
       user_(policy.map),
       layers_(autopilot_layers(model, policy.map)),
-      pilot_(options, policy.low, names_of(layers_)),
+      pilot_(options, policy.low, names_of(layers_),
+             policy.fp8_options.format == amp::Fp8Format::e4m3 ? amp::Rung::fp8 : amp::Rung::hybrid),
       every_(every) {
   check(every_ >= 1, "autopilot: the probe interval must be >= 1");
   check(!layers_.empty(), "--precision auto: the model has no Linear layer that --precision-map leaves to the autopilot");
