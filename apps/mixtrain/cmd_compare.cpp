@@ -38,11 +38,42 @@ train::ReportRun report_run(const std::string& name, const std::string& dir, con
   std::ifstream in(dir + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("step")) continue;
+    if (j.is_discarded() || !j.is_object() || !j.contains("step")) continue;
     const std::int64_t s = j["step"];
+    if (j.value("type", "") == "precision") {  // an autopilot decision
+      r.precision_events.push_back({s, j.value("layer", ""), j.value("from", ""), j.value("to", "")});
+      continue;
+    }
+    if (j.contains("type") || !j.contains("loss")) continue;
     if (j["loss"].is_number()) r.train_loss.push_back({s, j["loss"].get<double>()});
     r.loss_scale.push_back({s, j["loss_scale"].get<double>()});
     if (j.value("skipped", false)) r.skipped_steps.push_back(s);
+    r.steps = std::max(r.steps, s + 1);
+    if (j.contains("autopilot_probe") && r.initial_precision.empty())
+      for (const auto& [layer, p] : j["autopilot_probe"].items()) r.initial_precision[layer] = p.value("dtype", "");
+    if (j.contains("grad_stats")) {
+      // The last sample's numerics replace the earlier ones.
+      r.sampled_step = s;
+      r.numerics.clear();
+      const std::string grad_dtype = j.value("stats_dtype", "");
+      auto rows = [&](const char* key, const char* kind) {
+        if (!j.contains(key)) return;
+        for (const auto& e : j[key]) {
+          train::NumericsRow row;
+          row.kind = kind;
+          row.tensor = e.value("param", "");
+          row.dtype = e.value("dtype", grad_dtype);
+          row.amax = e["amax"].is_number() ? e["amax"].get<double>() : NAN;
+          row.overflow = e.value("overflow", 0.0);
+          row.subnormal = e.value("subnormal", 0.0);
+          row.flush = e.value("flush", 0.0);
+          r.numerics.push_back(row);
+        }
+      };
+      rows("weight_stats", "weight");
+      rows("grad_stats", "weight grad");
+      rows("act_grad_stats", "activation grad");
+    }
     if (j.contains("grad_stats"))
       for (const auto& g : j["grad_stats"]) {
         auto& h = r.grad_exponents[g["param"].get<std::string>()];

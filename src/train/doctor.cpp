@@ -110,7 +110,8 @@ Run parse_metrics(std::istream& in, const std::string& what) {
         r.config = j.value("config", nlohmann::json::object());
         continue;
       }
-      if (!j.contains("step")) continue;
+      // Other typed lines are events (the autopilot's precision changes), not steps.
+      if (j.contains("type") || !j.contains("step")) continue;
       Point p;
       p.step = j.at("step").get<std::int64_t>();
       p.loss = as_double(j.at("loss"), NAN);

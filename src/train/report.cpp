@@ -200,6 +200,75 @@ std::string memory_chart(const std::vector<ReportRun>& runs) {
   return o.str();
 }
 
+// Each autopilot layer's dtype over the run: one row per layer, a coloured segment per dtype.
+std::string precision_timeline(const ReportRun& r) {
+  std::map<std::string, std::string> now = r.initial_precision;
+  for (const auto& e : r.precision_events)
+    if (!now.count(e.layer)) now[e.layer] = e.from;
+  if (now.empty()) return "";
+  const auto color = [](const std::string& d) {
+    if (d == "e4m3") return "#ff7f0e";
+    if (d == "e5m2") return "#9467bd";
+    if (d == "bf16") return "#2ca02c";
+    if (d == "fp16") return "#1f77b4";
+    return "#7f7f7f";
+  };
+  const double W = 720, row = 16, L = 170, R = 20, T = 10;
+  const double H = T + row * double(now.size()) + 40;
+  const double steps = double(std::max<std::int64_t>(r.steps, 1));
+  auto X = [&](double s) { return L + s / steps * (W - L - R); };
+  std::ostringstream o;
+  o << "<figure><figcaption>" << esc(r.name) << ": GEMM precision of each layer over the run (" << r.precision_events.size()
+    << " changes)</figcaption><svg class=\"chart timeline\" viewBox=\"0 0 " << W << ' ' << H << "\" width=\"" << W
+    << "\" height=\"" << H << "\" role=\"img\">";
+  int i = 0;
+  for (const auto& [layer, first] : now) {
+    const double y = T + row * i++;
+    std::string dtype = first;
+    double from = 0;
+    auto segment = [&](double to) {
+      if (to <= from) return;
+      o << "<rect class=\"bar\" x=\"" << X(from) << "\" y=\"" << y << "\" width=\"" << X(to) - X(from) << "\" height=\""
+        << row - 3 << "\" fill=\"" << color(dtype) << "\"><title>" << esc(layer) << ": " << esc(dtype) << " from step "
+        << from << "</title></rect>";
+    };
+    for (const auto& e : r.precision_events) {
+      if (e.layer != layer) continue;
+      segment(double(e.step) + 1);  // a change applies from the next step
+      from = double(e.step) + 1;
+      dtype = e.to;
+    }
+    segment(steps);
+    o << "<text x=\"" << L - 6 << "\" y=\"" << y + row - 5 << "\" text-anchor=\"end\" font-size=\"10\">" << esc(layer) << "</text>";
+  }
+  const double ly = T + row * double(now.size()) + 16;
+  double lx = L;
+  for (const std::string d : {"e4m3", "e5m2", "bf16", "fp16", "fp32"}) {
+    o << "<rect x=\"" << lx << "\" y=\"" << ly - 9 << "\" width=\"10\" height=\"10\" fill=\"" << color(d) << "\"/><text x=\""
+      << lx + 14 << "\" y=\"" << ly << "\" font-size=\"11\">" << d << (d == "e5m2" ? " (E5M2 gradients)" : "") << "</text>";
+    lx += d == "e5m2" ? 150 : 70;
+  }
+  o << "<text x=\"" << W - R << "\" y=\"" << ly + 18 << "\" text-anchor=\"end\" font-size=\"10\">step " << r.steps << "</text>";
+  o << "</svg></figure>";
+  return o.str();
+}
+
+// The last sample's numerics as a table: a row per tensor, fractions in percent.
+std::string numerics_table(const ReportRun& r) {
+  if (r.numerics.empty()) return "";
+  std::ostringstream o;
+  o << "<details><summary>" << esc(r.name) << ": " << r.numerics.size() << " tensors sampled at step " << r.sampled_step
+    << "</summary><table class=\"numerics\"><tr><th>kind</th><th>tensor</th><th>dtype</th><th>amax</th><th>overflow</th>"
+       "<th>subnormal</th><th>flush to zero</th></tr>";
+  auto pct = [](double f) { return f == 0 ? std::string("0") : num(100 * f, "%.3g") + "%"; };
+  for (const auto& n : r.numerics)
+    o << "<tr><td>" << esc(n.kind) << "</td><td style=\"text-align:left\">" << esc(n.tensor) << "</td><td>" << esc(n.dtype)
+      << "</td><td>" << (std::isfinite(n.amax) ? num(n.amax, "%.3g") : std::string("non-finite")) << "</td><td>"
+      << pct(n.overflow) << "</td><td>" << pct(n.subnormal) << "</td><td>" << pct(n.flush) << "</td></tr>";
+  o << "</table></details>";
+  return o.str();
+}
+
 }  // namespace
 
 std::string render_report(const std::vector<ReportRun>& runs, const ReportOptions& opt) {
@@ -251,6 +320,15 @@ std::string render_report(const std::vector<ReportRun>& runs, const ReportOption
   for (const auto& r : runs)
     for (const auto& [layer, h] : r.grad_exponents) o << exponent_chart(r.name + " / " + layer, h);
   o << "<h2>Memory</h2>" << memory_chart(runs);
+  o << "<h2>Numerics</h2><p>Every sampled tensor at the last sample: weights in their storage dtype, weight "
+       "gradients (as computed, loss scale included) and activation gradients against the dtype they run in.</p>";
+  for (const auto& r : runs) o << numerics_table(r);
+  bool any_auto = false;
+  for (const auto& r : runs) any_auto = any_auto || !r.initial_precision.empty();
+  if (any_auto) {
+    o << "<h2>Precision autopilot</h2>";
+    for (const auto& r : runs) o << precision_timeline(r);
+  }
   o << "</body></html>\n";
   return o.str();
 }
