@@ -85,6 +85,7 @@ void register_bench(CLI::App& app) {
     j["median_ms"] = s["ms_per_step"];
     j["samples_per_s"] = s["samples_per_s"];
     j["peak_bytes"] = s["peak_bytes"];
+    j["peak_bytes_by_dtype"] = s["peak_bytes_by_dtype"];
     j["peak_rss_bytes"] = s["peak_rss_bytes"];
     std::printf("%s\n", j.dump().c_str());
   });

@@ -71,14 +71,19 @@ bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   return false;
 }
 
+bool Edge::is_leaf() const { return !info || !info->grad_fn; }
+
 void record(Tensor& out, const char* op, std::vector<Tensor> inputs,
             std::function<std::vector<Tensor>(const Tensor&)> backward) {
   auto node = std::make_shared<Node>();
   node->op = op;
   if (t_capture_scope && t_scope) node->scope = *t_scope;
-  for (auto& t : inputs)
-    if (t.defined() && !t.requires_grad()) t = Tensor();
-  node->inputs = std::move(inputs);
+  node->inputs.reserve(inputs.size());
+  for (const auto& t : inputs) {
+    Edge e;
+    if (t.defined() && t.requires_grad()) e = {t.grad_info(), t.shape(), t.dtype(), t.numel()};
+    node->inputs.push_back(std::move(e));
+  }
   node->backward = std::move(backward);
   auto& gi = out.grad_info();
   gi = std::make_shared<GradInfo>();
@@ -140,9 +145,9 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
       throw Error(std::string("backward: the graph through '") + node->op +
                   "' was already freed; call backward(seed, /*retain_graph=*/true) the first time");
     if (i < node->inputs.size()) {
-      const Tensor& in = node->inputs[i++];
+      const autograd::Edge& in = node->inputs[i++];
       if (in.defined() && !in.is_leaf()) {
-        const std::shared_ptr<Node>& child = in.grad_info()->grad_fn;
+        const std::shared_ptr<Node>& child = in.info->grad_fn;
         if (seen.insert(child.get()).second) stack.push_back({child, 0});
       }
       continue;
@@ -170,23 +175,23 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
     }
     check(gin.size() == node->inputs.size(), std::string("autograd: op '") + node->op + "' returned a wrong number of gradients");
     for (std::size_t k = 0; k < gin.size(); ++k) {
-      const Tensor& in = node->inputs[k];
+      const autograd::Edge& in = node->inputs[k];
       if (!in.defined() || !gin[k].defined()) continue;
-      check(gin[k].numel() == in.numel(), std::string("autograd: op '") + node->op + "' gradient shape mismatch");
+      check(gin[k].numel() == in.numel, std::string("autograd: op '") + node->op + "' gradient shape mismatch");
       if (in.is_leaf()) {
-        auto* gi = in.grad_info().get();
+        auto* gi = in.info.get();
         if (!leaf_grads.count(gi)) {
           leaf_order.push_back(gi);
-          leaf_dtypes[gi] = in.dtype();
+          leaf_dtypes[gi] = in.dtype;
         }
-        leaf_grads[gi] = autograd::accumulate(leaf_grads[gi], gin[k].view(in.shape()));
+        leaf_grads[gi] = autograd::accumulate(leaf_grads[gi], gin[k].view(in.shape));
       } else {
-        Node* child = in.grad_info()->grad_fn.get();
-        Tensor acc = autograd::accumulate(pending[child], gin[k].view(in.shape()));
+        Node* child = in.info->grad_fn.get();
+        Tensor acc = autograd::accumulate(pending[child], gin[k].view(in.shape));
         // An intermediate low-precision tensor's gradient is stored in its own dtype.
-        if (acc.dtype() != in.dtype() && in.dtype() != DType::fp32 && in.dtype() != DType::fp64 &&
-            numerics::spec(in.dtype()).bits() == 16) {
-          acc = acc.to(in.dtype());
+        if (acc.dtype() != in.dtype && in.dtype != DType::fp32 && in.dtype != DType::fp64 &&
+            numerics::spec(in.dtype).bits() == 16) {
+          acc = acc.to(in.dtype);
         }
         pending[child] = std::move(acc);
       }

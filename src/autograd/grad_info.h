@@ -1,7 +1,10 @@
 // Autograd state attached to a tensor, and the graph node that produced it.
 //
-// A Node holds the tensors it needs for the backward (inputs it differentiates, saved values) and
-// a closure mapping the output gradient to one gradient per input (undefined = no gradient).
+// A Node holds an edge per differentiable input (the input's autograd state, shape and dtype, not
+// its data) and a closure that saves exactly the tensors its backward reads and maps the output
+// gradient to one gradient per input (undefined = no gradient). Keeping only edges means an
+// input no backward reads (a residual add's operands, the fp32 copy autocast made of a bf16
+// activation) is freed when the forward drops it, as in PyTorch's saved-tensor model.
 // Gradients of leaves accumulate into GradInfo::grad in fp32 (fp64 for fp64 leaves); gradients
 // of intermediate low-precision tensors are rounded to the tensor's dtype, as a real fp16/bf16
 // backward pass would store them (this is where fp16 gradients underflow without loss scaling).
@@ -16,10 +19,21 @@
 
 namespace mixtrain::autograd {
 
+struct GradInfo;
+
+struct Edge {
+  std::shared_ptr<GradInfo> info;  // null: no gradient flows to this input
+  Shape shape;
+  DType dtype = DType::fp32;
+  std::int64_t numel = 0;
+  bool defined() const { return info != nullptr; }
+  bool is_leaf() const;
+};
+
 struct Node {
   const char* op = "";
   std::string scope;  // module that recorded it; filled only under ScopeCapture (statistics)
-  std::vector<Tensor> inputs;  // one per differentiable input (undefined when not needed)
+  std::vector<Edge> inputs;  // one per differentiable input
   std::function<std::vector<Tensor>(const Tensor& grad_out)> backward;
   bool released = false;  // set after backward without retain_graph
 };

@@ -153,6 +153,9 @@ LayerNorm::LayerNorm(const LayerNormOptions& o) : opt_(o) {
   beta_ = &register_parameter("bias", Tensor::zeros({o.features}), true, false);
 }
 
-Tensor LayerNorm::forward_impl(const Tensor& x) { return ops::layer_norm(x, *gamma_, *beta_, opt_.eps); }
+// Statistics and parameters in fp32 (a fp32 op under autocast); the output is stored in the
+// input's dtype, as BatchNorm2d does and as apex O2 does with cudnn: a bf16 residual stream stays
+// bf16 instead of doubling every normalised activation.
+Tensor LayerNorm::forward_impl(const Tensor& x) { return ops::layer_norm(x, *gamma_, *beta_, opt_.eps, x.dtype()); }
 
 }  // namespace mixtrain::nn

@@ -28,9 +28,12 @@ Tensor layer_norm(const Tensor& x0, const Tensor& gamma0, const Tensor& beta0, d
   });
   Tensor r = as_dtype(y, od);
   if (autograd::any_requires_grad({&x, &gamma, &beta})) {
-    autograd::record(r, "layer_norm", {x, gamma, beta}, [x, gc, mean, rstd, N, C, ct, has_b = beta.defined()](const Tensor& g) -> std::vector<Tensor> {
-      const Tensor gcv = as_dtype(g, ct), xc2 = as_dtype(x, ct);
-      Tensor dx = Tensor::empty(x.shape(), ct);
+    // The backward reads x in the compute dtype; a 16-bit input is saved as it came (its fp32
+    // copy is exact, remade in the backward) rather than keeping the copy alive twice as large.
+    const Tensor saved = numerics::spec(x0.dtype()).bits() == 16 ? x0 : x;
+    autograd::record(r, "layer_norm", {x, gamma, beta}, [saved, gc, mean, rstd, N, C, ct, has_b = beta.defined()](const Tensor& g) -> std::vector<Tensor> {
+      const Tensor gcv = as_dtype(g, ct), xc2 = as_dtype(saved, ct);
+      Tensor dx = Tensor::empty(saved.shape(), ct);
       Tensor dg = gc.defined() ? Tensor::empty({C}, ct) : Tensor();
       Tensor db = has_b ? Tensor::empty({C}, ct) : Tensor();
       dispatch(ct, [&]<typename T>() {

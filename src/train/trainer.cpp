@@ -401,6 +401,11 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   for (auto cat : tensor::kAllCategories) peaks[std::string(tensor::to_string(cat))] = snap.peak[static_cast<int>(cat)];
   peaks["total"] = snap.peak_total;
   summary["peak_bytes"] = peaks;
+  // The same peaks by storage dtype (all categories): where the bytes that stayed fp32 are.
+  nlohmann::json by_dtype = nlohmann::json::object();
+  for (std::size_t i = 0; i < std::size(kAllDTypes); ++i)
+    if (snap.peak_by_dtype[i] > 0) by_dtype[std::string(name(kAllDTypes[i]))] = snap.peak_by_dtype[i];
+  summary["peak_bytes_by_dtype"] = by_dtype;
   summary["peak_rss_bytes"] = peak_rss_bytes();
   summary["parameters"] = model.parameter_count();
   summary["threads"] = runtime::num_threads();

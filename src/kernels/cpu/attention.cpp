@@ -32,8 +32,7 @@ GemmOutput out_of(T* p, i64 ld) {
 }  // namespace
 
 template <typename T>
-void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, i64 B, i64 H, i64 Tn,
-                       i64 D) {
+void attention_probs(T* att, const T* q, const T* k, i64 B, i64 H, i64 Tn, i64 D) {
   const i64 BH = B * H, sq = Tn * D, sa = Tn * Tn;
   if (BH == 0 || Tn == 0) return;
   // The 1/sqrt(D) scale is applied in T inside the row pass (not as the GEMM's fp32 alpha), so
@@ -48,6 +47,14 @@ void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, i64 B
     for (i64 j = 0; j < n; ++j) row[j] *= inv;
     for (i64 j = n; j < Tn; ++j) row[j] = T(0);
   });
+}
+
+template <typename T>
+void attention_forward(T* out, T* att, const T* q, const T* k, const T* v, i64 B, i64 H, i64 Tn,
+                       i64 D) {
+  const i64 BH = B * H, sq = Tn * D, sa = Tn * Tn;
+  if (BH == 0 || Tn == 0) return;
+  attention_probs(att, q, k, B, H, Tn, D);
   gemm_batched(BH, Tn, D, Tn, 1.0f, op<T>(att, Tn), sa, op(v, D), sq, 0.0f, out_of(out, D), sq);
 }
 
@@ -136,6 +143,7 @@ void attention_backward_naive(T* dq, T* dk, T* dv, T* datt, const T* dout, const
 }
 
 #define MIXTRAIN_ATTN_INSTANTIATE(T)                                                              \
+  template void attention_probs<T>(T*, const T*, const T*, i64, i64, i64, i64);                    \
   template void attention_forward<T>(T*, T*, const T*, const T*, const T*, i64, i64, i64, i64);  \
   template void attention_backward<T>(T*, T*, T*, T*, const T*, const T*, const T*, const T*,    \
                                       const T*, i64, i64, i64, i64);                             \
