@@ -14,42 +14,16 @@
 #include <vector>
 
 #include "io/safetensors.h"
-#include "io_test_util.h"
+#include "cli_test_util.h"
 
 namespace mixtrain {
 namespace {
 
 using testing::TempDir;
 
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const std::string& path) {
-  const auto b = testing::read_bytes(path);
-  return {b.begin(), b.end()};
-}
-
-// Runs `mixtrain ARGS` through the shell with stdout and stderr captured (outside the work dir,
-// so that directory listings only show what the tool wrote).
-Result run(const std::string& args) {
-  const char* bin = std::getenv("MIXTRAIN_BIN");
-  if (bin == nullptr) {
-    ADD_FAILURE() << "MIXTRAIN_BIN is not set (ctest sets it to the built tool)";
-    return {};
-  }
-  TempDir capture;
-  const std::string cmd = std::string("'") + bin + "' " + args + " >'" + (capture / "out") +
-                          "' 2>'" + (capture / "err") + "'";
-  const int rc = std::system(cmd.c_str());
-  Result r;
-  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  r.out = slurp(capture / "out");
-  r.err = slurp(capture / "err");
-  return r;
-}
+using Result = testing::CliResult;
+using testing::slurp;
+Result run(const std::string& args) { return testing::run_cli(args); }
 
 std::vector<std::string> lines(const std::string& s) {
   std::vector<std::string> v;

@@ -12,29 +12,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "io_test_util.h"
+#include "cli_test_util.h"
 
 namespace mixtrain::testing {
 namespace {
 
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-Result run(const std::string& args) {
-  TempDir tmp;
-  const std::string cmd = std::string(std::getenv("MIXTRAIN_BIN")) + " " + args + " > " + (tmp / "out") + " 2> " + (tmp / "err");
-  const int rc = std::system(cmd.c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream f(p);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  };
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(tmp / "out"), slurp(tmp / "err")};
-}
-
-bool have_fashion() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
-bool have_fortunes() { return std::filesystem::exists("/usr/share/games/fortunes"); }
+using Result = CliResult;
+Result run(const std::string& args) { return run_cli(args); }
 
 #define NEED_FASHION() \
   if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)"

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "io_test_util.h"
+#include "cli_test_util.h"
 #include "runtime/error.h"
 #include "train/doctor.h"
 
@@ -264,23 +264,7 @@ TEST(Doctor, ParsesMetricsAndRejectsCorruptLines) {
 
 // ---- CLI ----
 
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-Result run(const std::string& args) {
-  TempDir tmp;
-  const std::string cmd = std::string(std::getenv("MIXTRAIN_BIN")) + " " + args + " > " + (tmp / "out") + " 2> " + (tmp / "err");
-  const int rc = std::system(cmd.c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream f(p);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  };
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(tmp / "out"), slurp(tmp / "err")};
-}
-
-bool have_fashion() { return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
+CliResult run(const std::string& args) { return run_cli(args); }
 
 TEST(DoctorCli, NamesFlushingLayersOfAnUnscaledFp16Run) {
   if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)";
@@ -352,7 +336,7 @@ TEST(DoctorCli, ReadsADivergedRunsMetrics) {
 
 TEST(DoctorCli, BadInputIsExitTwoAndOneLine) {
   TempDir d;
-  auto one_line = [](const Result& r, const std::string& needle) {
+  auto one_line = [](const CliResult& r, const std::string& needle) {
     EXPECT_EQ(r.status, 2) << r.out << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_EQ(r.err.rfind("mixtrain: ", 0), 0u) << r.err;

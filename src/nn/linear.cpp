@@ -97,11 +97,13 @@ std::optional<amp::LayerProbe> Linear::take_probe() {
 
 namespace {
 // Quantises t with a recipe state: current scaling from t's amax now; delayed scaling with the
-// state's scale, recording t's amax for the next step. Returns the scale used through `used`.
-Tensor quantise(const Tensor& t, amp::Fp8ScalingState& s, bool differentiable, float* used = nullptr) {
+// state's scale, recording t's amax for the next step when `record` (training only: evaluation
+// must not move the histories, or a checkpoint written after the final evaluation would resume
+// differently from the uninterrupted run). Returns the scale used through `used`.
+Tensor quantise(const Tensor& t, amp::Fp8ScalingState& s, bool differentiable, bool record, float* used = nullptr) {
   const float a = ops::amax(t);
   const float scale = s.scale_for(a);
-  s.record(a);
+  if (record) s.record(a);
   if (used != nullptr) *used = scale;
   return differentiable ? ops::cast(t, s.dtype(), scale) : t.to(s.dtype(), numerics::Rounding::nearest, 0, scale);
 }
@@ -111,8 +113,8 @@ Tensor Linear::forward_fp8(const Tensor& x) {
   const bool train = training();
   const bool probe = probe_armed_ && train;
   float sx = 1, sw = 1;
-  Tensor xq = quantise(x, fp8_x_, true, &sx);
-  Tensor wq = quantise(*weight_, fp8_w_, true, &sw);
+  Tensor xq = quantise(x, fp8_x_, true, train, &sx);
+  Tensor wq = quantise(*weight_, fp8_w_, true, train, &sw);
   if (probe) {
     probe_operand(amp::Operand::input, x, &fp8_x_, sx);
     probe_operand(amp::Operand::weight, *weight_, &fp8_w_, sw);
@@ -121,7 +123,7 @@ Tensor Linear::forward_fp8(const Tensor& x) {
   if (train)
     hook = [this, probe](const Tensor& dz) {
       float sg = 1;
-      Tensor q = quantise(dz, fp8_g_, false, &sg);
+      Tensor q = quantise(dz, fp8_g_, false, true, &sg);
       if (probe) probe_operand(amp::Operand::grad, dz, &fp8_g_, sg);
       return q;
     };
@@ -129,16 +131,27 @@ Tensor Linear::forward_fp8(const Tensor& x) {
 }
 
 nlohmann::json Linear::extra_state() const {
-  if (!fp8_) return nullptr;
-  auto one = [](const amp::Fp8ScalingState& st) {
-    return nlohmann::json{{"scale", st.scale()}, {"history", std::vector<float>(st.history().begin(), st.history().end())}};
-  };
-  return {{"fp8_input", one(fp8_x_)}, {"fp8_weight", one(fp8_w_)}, {"fp8_grad", one(fp8_g_)}};
+  nlohmann::json j = nullptr;
+  if (fp8_) {
+    auto one = [](const amp::Fp8ScalingState& st) {
+      return nlohmann::json{{"scale", st.scale()}, {"history", std::vector<float>(st.history().begin(), st.history().end())}};
+    };
+    j = {{"fp8_input", one(fp8_x_)}, {"fp8_weight", one(fp8_w_)}, {"fp8_grad", one(fp8_g_)}};
+  }
+  // The autopilot seeds fp8 histories from these when it moves the layer down into fp8.
+  if (probe_amax_[0] != 0 || probe_amax_[1] != 0 || probe_amax_[2] != 0)
+    j["probe_amax"] = std::vector<float>(std::begin(probe_amax_), std::end(probe_amax_));
+  return j;
 }
 
 void Linear::load_extra_state(const nlohmann::json& j) {
-  if (!fp8_) return;
   try {
+    if (j.contains("probe_amax")) {
+      const auto a = j.at("probe_amax").get<std::vector<float>>();
+      check(a.size() == 3, "checkpoint: bad probe_amax for " + name());
+      std::copy(a.begin(), a.end(), probe_amax_);
+    }
+    if (!fp8_) return;
     for (auto [key, st] : {std::pair{"fp8_input", &fp8_x_}, std::pair{"fp8_weight", &fp8_w_}, std::pair{"fp8_grad", &fp8_g_}})
       st->restore(j.at(key).at("scale").get<float>(), j.at(key).at("history").get<std::vector<float>>());
   } catch (const nlohmann::json::exception& e) {

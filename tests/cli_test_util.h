@@ -1,0 +1,45 @@
+// Running the built `mixtrain` tool from tests: ctest sets $MIXTRAIN_BIN; stdout and stderr are
+// captured outside the test's work directory (so its listings show only what the tool wrote).
+// Also whether the Debian data packages the end-to-end tests need are installed.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "io_test_util.h"
+
+namespace mixtrain::testing {
+
+struct CliResult {
+  int status = -1;
+  std::string out, err;
+};
+
+inline std::string slurp(const std::string& path) {
+  const auto b = read_bytes(path);
+  return {b.begin(), b.end()};
+}
+
+inline CliResult run_cli(const std::string& args) {
+  const char* bin = std::getenv("MIXTRAIN_BIN");
+  if (bin == nullptr) {
+    ADD_FAILURE() << "MIXTRAIN_BIN is not set (ctest sets it to the built tool)";
+    return {};
+  }
+  TempDir capture;
+  const std::string cmd = std::string("'") + bin + "' " + args + " >'" + (capture / "out") + "' 2>'" + (capture / "err") + "'";
+  const int rc = std::system(cmd.c_str());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(capture / "out"), slurp(capture / "err")};
+}
+
+inline bool have_fashion() {
+  return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+}
+inline bool have_fortunes() { return std::filesystem::exists("/usr/share/games/fortunes"); }
+
+}  // namespace mixtrain::testing
