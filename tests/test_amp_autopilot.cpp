@@ -36,6 +36,7 @@ AutopilotOptions opts() {
   AutopilotOptions o;
   o.overflow_threshold = 0.001;
   o.underflow_threshold = 0.01;
+  o.forward_underflow_threshold = 0.01;
   o.patience = 2;
   o.stable_window = 3;
   o.demote_margin = 0.5;
@@ -150,6 +151,20 @@ TEST(Autopilot, GradientOnlyFailuresMoveToE5m2) {
   for (int s = 0; s < 10; ++s) EXPECT_TRUE(h.observe(s, {{"l", probe(fit(0, 0), fit(0, 0))}}).empty());
   EXPECT_EQ(h.observe(10, {{"l", probe(fit(0, 0.5))}})[0].to, DType::bf16);
   EXPECT_THROW(h.restore({{"l", {{"rung", 0}, {"bad", 0}, {"fit_below", 0}, {"promotions", 0}}}}), Error);
+}
+
+TEST(Autopilot, ForwardOperandsHaveTheirOwnUnderflowThreshold) {
+  AutopilotOptions o = opts();
+  o.patience = 1;
+  o.forward_underflow_threshold = 0.1;
+  Autopilot a(o, DType::bf16, {"l"}, Rung::fp8);
+  LayerProbe p;
+  p.now = {fit(0, 0.05), fit(0, 0.1), fit(0, 0.01)};  // all at or under their thresholds
+  EXPECT_TRUE(a.observe(0, {{"l", p}}).empty());
+  p.now[1] = fit(0, 0.11);
+  const auto ev = a.observe(1, {{"l", p}});
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].reason, "weight underflow 11% > 10% on 1 consecutive probes");
 }
 
 TEST(Autopilot, NonFiniteValuesCountAsOverflow) {

@@ -43,7 +43,7 @@ TEST(AutopilotCli, HealthyLayersStayInFp8) {
   NEED_FASHION();
   TempDir d;
   // fp8 hybrid with generous thresholds: nothing crosses them, every GEMM runs in fp8.
-  auto r = run_cli(kCommon + "--precision auto --steps 6 --auto-every 2 --auto-underflow 0.9 --auto-overflow 0.9 --out " + d.path());
+  auto r = run_cli(kCommon + "--precision auto --steps 6 --auto-every 2 --auto-underflow 0.9 --auto-underflow-forward 0.9 --auto-overflow 0.9 --out " + d.path());
   ASSERT_EQ(r.status, 0) << r.err;
   const auto s = summary(d.path());
   EXPECT_EQ(s["precision_map"], "fc1=e5m2,fc2=e5m2,fc3=e5m2");
@@ -51,10 +51,12 @@ TEST(AutopilotCli, HealthyLayersStayInFp8) {
   EXPECT_DOUBLE_EQ(s["fp8_gemm_flop_fraction"].get<double>(), 1.0);
   const auto m = read_metrics(d.path());
   ASSERT_EQ(m.steps.size(), 6u);
-  // Probes on steps 0, 2, 4: each layer's three operands measured on its rung.
+  // Probes every 2 steps and at the powers of two before: steps 0, 1, 2, 4. Each layer's three
+  // operands are measured on its rung.
   for (std::size_t i = 0; i < m.steps.size(); ++i) {
-    EXPECT_EQ(m.steps[i].contains("autopilot_probe"), i % 2 == 0) << i;
-    if (i % 2) continue;
+    const bool probed = i == 0 || i == 1 || i == 2 || i == 4;
+    EXPECT_EQ(m.steps[i].contains("autopilot_probe"), probed) << i;
+    if (!probed) continue;
     const auto& p = m.steps[i]["autopilot_probe"];
     for (const char* layer : {"fc1", "fc2", "fc3"}) {
       ASSERT_TRUE(p.contains(layer)) << layer;
@@ -71,7 +73,7 @@ TEST(AutopilotCli, PromotionsAreEventsAndTheMapIsReusable) {
   // values always land below E4M3's normal range) promotes every layer, and with a zero
   // threshold the margin test can never pass, so nothing comes back down.
   auto r = run_cli(kCommon + "--precision auto --fp8-format e4m3 --steps 4 --auto-every 1 --auto-patience 1 "
-                             "--auto-underflow 0 --precision-map fc3=fp32 --out " + d.path());
+                             "--auto-underflow 0 --auto-underflow-forward 0 --precision-map fc3=fp32 --out " + d.path());
   ASSERT_EQ(r.status, 0) << r.err;
   const auto m = read_metrics(d.path());
   ASSERT_FALSE(m.events.empty());

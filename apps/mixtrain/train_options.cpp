@@ -37,11 +37,13 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_precision) {
   cmd->add_option("--context", c.context, "gpt context length (default 128)");
   cmd->add_option("--stats-every", c.stats_every, "numerics statistics (gradients, weights, loss-scale headroom) every K steps (default: max(20, steps/10); -1: off)");
   cmd->add_option("--stop-after", c.stop_after, "stop after N steps and checkpoint, as if interrupted (for --resume)");
-  cmd->add_option("--auto-every", c.auto_every, "--precision auto: probe the layers' numerics every K steps (default 10)");
+  cmd->add_option("--auto-every", c.auto_every, "--precision auto: probe the layers' numerics every K steps, and at steps 0, 1, 2, 4, ... before K (default 10)");
   cmd->add_option("--auto-overflow", c.auto_options.overflow_threshold,
                   "--precision auto: promote a layer when more than this fraction of an operand overflows (default 0.001)");
   cmd->add_option("--auto-underflow", c.auto_options.underflow_threshold,
-                  "--precision auto: promote when more than this fraction flushes or turns subnormal (default 0.01)");
+                  "--precision auto: promote when more than this fraction of a gradient flushes or turns subnormal (default 0.01)");
+  cmd->add_option("--auto-underflow-forward", c.auto_options.forward_underflow_threshold,
+                  "--precision auto: the same for inputs and weights (default 0.1)");
   cmd->add_option("--auto-patience", c.auto_options.patience, "--precision auto: consecutive failing probes before a promotion (default 2)");
   cmd->add_option("--auto-window", c.auto_options.stable_window,
                   "--precision auto: consecutive fitting probes before a demotion, doubled per promotion (default 4)");

@@ -34,7 +34,8 @@ Autopilot::Autopilot(AutopilotOptions options, DType half, std::vector<std::stri
   check(lowest_ == Rung::fp8 || lowest_ == Rung::hybrid, "autopilot: the lowest rung must be fp8 or hybrid");
   check(half_ == DType::bf16 || half_ == DType::fp16, "autopilot: the 16-bit dtype must be bf16 or fp16");
   check(opt_.patience >= 1 && opt_.stable_window >= 1, "autopilot: patience and stable window must be >= 1");
-  check(opt_.overflow_threshold >= 0 && opt_.underflow_threshold >= 0 && opt_.demote_margin > 0,
+  check(opt_.overflow_threshold >= 0 && opt_.underflow_threshold >= 0 && opt_.forward_underflow_threshold >= 0 &&
+            opt_.demote_margin > 0,
         "autopilot: thresholds must be >= 0 and the demotion margin > 0");
   for (const auto& l : order_) layers_.emplace(l, Layer{lowest_, 0, 0, 0});
 }
@@ -64,7 +65,9 @@ std::optional<Autopilot::Failure> Autopilot::failure(const std::array<OperandFit
   for (int i = 0; i < kOperands; ++i) {
     const OperandFit& f = fits[static_cast<std::size_t>(i)];
     if (!f.measured) continue;
-    const double to = opt_.overflow_threshold * k, tu = opt_.underflow_threshold * k;
+    const bool is_grad = static_cast<Operand>(i) == Operand::grad;
+    const double to = opt_.overflow_threshold * k;
+    const double tu = (is_grad ? opt_.underflow_threshold : opt_.forward_underflow_threshold) * k;
     const double ro = f.overflow / std::max(to, 1e-300), ru = f.underflow / std::max(tu, 1e-300);
     const auto op = std::string(to_string(static_cast<Operand>(i)));
     const bool fails = f.overflow > to || f.underflow > tu;

@@ -9,7 +9,8 @@
 // Every eligible layer starts on the lowest rung the run's fp8 format allows (fp8 for `e4m3`,
 // hybrid for `hybrid`) and climbs when a probe finds one of its GEMM operands (input, weight,
 // output gradient) leaving the rung's format range: more than `overflow_threshold` of the values
-// overflowing (saturating, for fp8) or more than `underflow_threshold` flushing to zero or
+// overflowing (saturating, for fp8) or more than its underflow threshold (`underflow_threshold`
+// for gradients, `forward_underflow_threshold` for inputs and weights) flushing to zero or
 // landing in the subnormal range (where fp8 keeps fewer than 3 significant bits), on `patience`
 // consecutive probes. From fp8 a layer whose only failing operand is the gradient moves to
 // hybrid (E5M2's wider range, still an fp8 GEMM); any other failure skips to 16-bit. A promoted
@@ -61,7 +62,13 @@ struct LayerProbe {
 
 struct AutopilotOptions {
   double overflow_threshold = 1e-3;
-  double underflow_threshold = 1e-2;
+  // Underflow thresholds differ by role. A flushed forward value is below amax * 2^-15 (E4M3)
+  // and its share of any output is bounded by that: GELU's long negative tail puts a few percent
+  // of a GPT MLP's inputs there harmlessly. A gradient that underflows is learning signal lost
+  // every step: in GPT's attention the bulk of the Q/K/V gradient sits 2^15 below its outliers
+  // and E4M3 flushes most of it (docs/RESULTS.md measures what that costs).
+  double underflow_threshold = 1e-2;          // output gradients
+  double forward_underflow_threshold = 0.1;   // inputs and weights
   int patience = 2;           // consecutive failing probes before a promotion
   int stable_window = 4;      // consecutive fitting probes (first promotion) before a demotion
   double demote_margin = 0.5; // the rung below must fit with thresholds scaled by this

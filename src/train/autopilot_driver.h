@@ -20,7 +20,12 @@ class AutopilotDriver {
   // they win) and is kept up to date. Call before model.apply_policy(policy).
   AutopilotDriver(nn::Module& model, amp::Policy& policy, const amp::AutopilotOptions& options, std::int64_t every);
 
-  bool probe_step(std::int64_t step) const { return step % every_ == 0; }
+  // Every `every` steps, and more densely before that (steps 0, 1, 2, 4, 8, ...): numerics move
+  // fastest at the start, and a layer left in a format that cannot hold its gradients for the
+  // first `every` steps of a high learning rate does not recover (docs/RESULTS.md).
+  bool probe_step(std::int64_t step) const {
+    return step % every_ == 0 || (step < every_ && (step & (step - 1)) == 0);
+  }
   void arm();
   // After the step's backward and optimizer update: feeds the probes, applies the decisions
   // (policy map and model) and returns them.

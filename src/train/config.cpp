@@ -68,8 +68,9 @@ ResolvedConfig resolve(const TrainConfig& in) {
       r.autopilot = true;
       if (c.auto_every < 1) throw Error("--auto-every must be >= 1");
       const auto& a = c.auto_options;
-      if (!(a.overflow_threshold >= 0 && a.overflow_threshold < 1) || !(a.underflow_threshold >= 0 && a.underflow_threshold < 1))
-        throw Error("--auto-overflow and --auto-underflow must be fractions in [0, 1)");
+      auto fraction = [](double f) { return f >= 0 && f < 1; };
+      if (!fraction(a.overflow_threshold) || !fraction(a.underflow_threshold) || !fraction(a.forward_underflow_threshold))
+        throw Error("--auto-overflow, --auto-underflow and --auto-underflow-forward must be fractions in [0, 1)");
       if (a.patience < 1 || a.stable_window < 1) throw Error("--auto-patience and --auto-window must be >= 1");
     }
     amp::Fp8Options o;
