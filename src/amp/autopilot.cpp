@@ -110,7 +110,8 @@ std::vector<PrecisionEvent> Autopilot::observe(std::int64_t step, const std::map
     l.bad = 0;
     if (l.rung == lowest_) continue;
     const bool below_measured = std::any_of(probe.below.begin(), probe.below.end(), [](const OperandFit& f) { return f.measured; });
-    if (!below_measured || failure(probe.below, opt_.demote_margin)) {
+    if (!below_measured) continue;  // no evidence either way: the streak stands
+    if (failure(probe.below, opt_.demote_margin)) {
       l.fit_below = 0;
       continue;
     }

@@ -54,7 +54,8 @@ struct OperandFit {
 };
 
 // One layer's probe: each operand measured in the format of the rung it runs on now, and in the
-// format of the rung below (absent on the lowest rung).
+// format of the rung below (absent on the lowest rung, and on probes that only look for
+// promotions: a missing rung-below measurement neither extends nor breaks a demotion streak).
 struct LayerProbe {
   std::array<OperandFit, kOperands> now;
   std::array<OperandFit, kOperands> below;

@@ -70,9 +70,17 @@ void Linear::probe_operand(amp::Operand op, const Tensor& t, const amp::Fp8Scali
   };
   if (used != nullptr) {
     // fp8 or hybrid rung: measured with the scale the recipe used. The rung below hybrid is
-    // fp8 (E4M3 gradients): the forward operands are the same, the gradient a what-if.
+    // fp8 (E4M3 gradients): the forward operands are the same; the gradient is measured in E4M3
+    // with the scale the same recipe state would give it (both scales are fp8_max / amax, so it
+    // is this one times the ratio of the maxima): a delayed recipe's stale amax is part of what
+    // E4M3 would face.
     probe_.now[i] = amp::OperandFit::from(ops::format_stats(t, used->dtype(), used_scale));
-    probe_.below[i] = grad && used->dtype() == DType::e5m2 ? fp8_fit(DType::e4m3) : probe_.now[i];
+    if (grad && used->dtype() == DType::e5m2) {
+      const double ratio = numerics::max_value(numerics::spec(DType::e4m3)) / numerics::max_value(numerics::spec(DType::e5m2));
+      probe_.below[i] = amp::OperandFit::from(ops::format_stats(t, DType::e4m3, static_cast<float>(used_scale * ratio)));
+    } else {
+      probe_.below[i] = probe_.now[i];
+    }
     return;
   }
   if (gemm_dtype_ == DType::fp32) {

@@ -50,8 +50,14 @@ void AutopilotDriver::arm() {
 
 std::vector<amp::PrecisionEvent> AutopilotDriver::finish_probe(std::int64_t step) {
   std::map<std::string, amp::LayerProbe> probes;
+  // The dense early probes look for promotions only: a demotion needs `stable_window` probes a
+  // full interval apart, not a handful of consecutive early steps.
+  const bool regular = step % every_ == 0;
   for (auto* l : layers_)
-    if (auto p = l->take_probe()) probes.emplace(l->name(), *p);
+    if (auto p = l->take_probe()) {
+      if (!regular) p->below = {};
+      probes.emplace(l->name(), *p);
+    }
   auto fits = [](const std::array<amp::OperandFit, amp::kOperands>& f) {
     nlohmann::json j = nlohmann::json::object();
     for (int i = 0; i < amp::kOperands; ++i)
