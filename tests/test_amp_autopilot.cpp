@@ -199,6 +199,19 @@ TEST(Autopilot, StateRoundTripsAndRejectsBadRungs) {
   EXPECT_THROW(b.restore(bad), Error);
 }
 
+// One armed training step of `lin` on a single row x with loss sum(y); the probe it took.
+std::optional<LayerProbe> probe_step(nn::Linear& lin, const amp::Policy& policy, std::vector<float> x) {
+  lin.arm_probe(DType::bf16);
+  const auto n = static_cast<std::int64_t>(x.size());
+  Tensor y;
+  {
+    amp::Autocast guard(policy);
+    y = lin(Tensor::from(x, {1, n}));
+  }
+  ops::sum(ops::cast(y, DType::fp32)).backward();
+  return lin.take_probe();
+}
+
 // The Linear probe on a layer in the 16-bit rung: the input measured in bf16 as stored, and in
 // E4M3 with current scaling (scale = 448 / amax). With amax 1 the scale is 448: 1e-6 * 448 =
 // 4.5e-4 is below half the smallest E4M3 subnormal (2^-10 = 9.8e-4) and flushes; 1e-5 * 448 =
@@ -209,15 +222,7 @@ TEST(AutopilotProbe, LinearMeasuresItsOperandsWithExactCounts) {
   policy.map = amp::PrecisionMap::parse("**=bf16");
   lin.apply_policy(policy);
   ASSERT_EQ(lin.gemm_dtype(), DType::bf16);
-  lin.arm_probe(DType::bf16);
-  Tensor x = Tensor::from(std::vector<float>{1.0f, 1e-6f, 1e-5f, 0.5f, -0.5f, 0.25f, 0.75f, -1.0f}, {1, 8});
-  Tensor y;
-  {
-    amp::Autocast guard(policy);
-    y = lin(x);
-  }
-  ops::sum(ops::cast(y, DType::fp32)).backward();
-  const auto p = lin.take_probe();
+  const auto p = probe_step(lin, policy, {1.0f, 1e-6f, 1e-5f, 0.5f, -0.5f, 0.25f, 0.75f, -1.0f});
   ASSERT_TRUE(p.has_value());
   const auto& in_now = p->now[static_cast<int>(amp::Operand::input)];
   const auto& in_below = p->below[static_cast<int>(amp::Operand::input)];
@@ -241,15 +246,7 @@ TEST(AutopilotProbe, Fp8RungUsesTheRecipesScale) {
   amp::Policy policy = amp::Policy::FP8(o);
   lin.apply_policy(policy);
   ASSERT_EQ(lin.gemm_dtype(), DType::e4m3);
-  lin.arm_probe(DType::bf16);
-  Tensor x = Tensor::from(std::vector<float>{2.0f, 4e-6f, 1.0f, -1.5f}, {1, 4});
-  Tensor y;
-  {
-    amp::Autocast guard(policy);
-    y = lin(x);
-  }
-  ops::sum(ops::cast(y, DType::fp32)).backward();
-  const auto p = lin.take_probe();
+  const auto p = probe_step(lin, policy, {2.0f, 4e-6f, 1.0f, -1.5f});
   ASSERT_TRUE(p.has_value());
   EXPECT_DOUBLE_EQ(p->now[static_cast<int>(amp::Operand::input)].underflow, 0.25);
   // Hybrid's rung below (E4M3 gradients) has the same forward operands.
