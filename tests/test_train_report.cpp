@@ -40,6 +40,32 @@ TEST(Report, RendersEveryChartSelfContained) {
   EXPECT_NE(html.find("88.1%"), std::string::npos);
 }
 
+// The numerics table (last sample) and the autopilot's timeline: one segment per stretch of a
+// layer at one dtype, changes applying from the step after the decision.
+TEST(Report, NumericsTableAndPrecisionTimeline) {
+  ReportRun r{.name = "auto"};
+  r.steps = 100;
+  r.sampled_step = 99;
+  r.numerics = {{"weight", "fc1.weight", "bf16", 0.5, 0, 0, 0}, {"weight grad", "fc1<w>", "fp16", 1e-3, 0, 0.25, 0.125}};
+  r.initial_precision = {{"fc1", "e4m3"}, {"fc2", "e4m3"}};
+  r.precision_events = {{9, "fc1", "e4m3", "e5m2"}, {49, "fc1", "e5m2", "bf16"}};
+  const std::string html = render_report({r});
+  EXPECT_NE(html.find("2 tensors sampled at step 99"), std::string::npos);
+  EXPECT_NE(html.find("<td>25%</td><td>12.5%</td>"), std::string::npos);  // subnormal, flush
+  EXPECT_NE(html.find("fc1&lt;w&gt;"), std::string::npos);
+  EXPECT_NE(html.find("Precision autopilot"), std::string::npos);
+  EXPECT_NE(html.find("(2 changes)"), std::string::npos);
+  EXPECT_EQ(count(html, "class=\"chart timeline\""), 1u);
+  // fc1: e4m3 [0,10), e5m2 [10,50), bf16 [50,100); fc2: e4m3 throughout.
+  EXPECT_NE(html.find("fc1: e4m3 from step 0"), std::string::npos);
+  EXPECT_NE(html.find("fc1: e5m2 from step 10"), std::string::npos);
+  EXPECT_NE(html.find("fc1: bf16 from step 50"), std::string::npos);
+  EXPECT_NE(html.find("fc2: e4m3 from step 0"), std::string::npos);
+  EXPECT_EQ(count(html, " from step "), 4u);
+  // Runs without the autopilot get no such section.
+  EXPECT_EQ(render_report({ReportRun{.name = "bf16"}}).find("Precision autopilot"), std::string::npos);
+}
+
 TEST(Report, EmptyRunsStillRender) {
   const std::string html = render_report({ReportRun{.name = "empty"}});
   EXPECT_NE(html.find("no data"), std::string::npos);
