@@ -75,6 +75,30 @@ TEST(Doctor, NonFiniteLoss) {
   EXPECT_NE(d::check_nonfinite_loss(r)[0].recommendation.find("forward pass overflows"), std::string::npos);
 }
 
+TEST(Doctor, FiniteDivergenceAtExactFactor) {
+  auto r = make_run("fp8", "O2", 100, 10.0);  // a falling loss: 10.0, 9.9, ..., 0.1
+  r.config["fp8_format"] = "e4m3";
+  EXPECT_TRUE(d::check_divergence(r).empty());
+  // Best 1.0 at step 50, a spike to 5 at step 70, and the last tenth (10 steps) averaging
+  // exactly 3x the best: not a finding; a little above: one.
+  for (auto& p : r.points) p.loss = p.step >= 90 ? 3.0 : 2.0;
+  r.points[50].loss = 1.0;
+  r.points[70].loss = 5.0;
+  EXPECT_TRUE(d::check_divergence(r).empty());
+  r.points[95].loss = 3.1;
+  const auto f = d::check_divergence(r);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].rule, "loss_diverged");
+  EXPECT_NE(f[0].evidence.find("loss fell to 1 at step 50, rose to 5 at step 70"), std::string::npos) << f[0].evidence;
+  EXPECT_NE(f[0].recommendation.find("--fp8-format hybrid"), std::string::npos);
+  // A NaN step is check_nonfinite_loss's business; divergence reads the finite ones.
+  r.points[97].loss = NAN;
+  r.points[96].loss = 3.2;
+  EXPECT_EQ(d::check_divergence(r).size(), 1u);
+  r.config["precision"] = "bf16";
+  EXPECT_EQ(d::check_divergence(r)[0].recommendation.find("fp8"), std::string::npos);
+}
+
 TEST(Doctor, ScaleCollapseAtExactFactorAndNamesOverflowingLayer) {
   auto r = make_run("fp16", "O2", 10);
   r.points.back().loss_scale = 512;  // 65536 / 128: not collapsed (factor 256)

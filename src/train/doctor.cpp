@@ -160,6 +160,41 @@ Run load_run(const std::string& dir) {
   return r;
 }
 
+std::vector<Finding> check_divergence(const Run& r, const Thresholds& t) {
+  std::vector<const Point*> finite;
+  for (const auto& p : r.points)
+    if (std::isfinite(p.loss)) finite.push_back(&p);
+  const std::size_t tail = std::max<std::size_t>(5, finite.size() / 10);
+  if (finite.size() < 2 * tail) return {};
+  const Point* best = finite.front();
+  const Point* worst = finite.front();
+  for (std::size_t i = 0; i + tail < finite.size(); ++i)
+    if (finite[i]->loss < best->loss) best = finite[i];
+  for (const auto* p : finite)
+    if (p->step > best->step && p->loss > worst->loss) worst = p;
+  double final_loss = 0;
+  for (std::size_t i = finite.size() - tail; i < finite.size(); ++i) final_loss += finite[i]->loss;
+  final_loss /= static_cast<double>(tail);
+  if (!(best->loss > 0) || final_loss <= t.divergence_factor * best->loss) return {};
+  Finding f;
+  f.rule = "loss_diverged";
+  f.title = "the loss diverged (it stayed finite, so no step was skipped)";
+  f.evidence = "loss fell to " + num(best->loss) + " at step " + std::to_string(best->step) + ", rose to " + num(worst->loss) +
+               " at step " + std::to_string(worst->step) + ", and the last " + std::to_string(tail) + " steps average " +
+               num(final_loss) + " (" + num(final_loss / best->loss) + "x the best; threshold " + num(t.divergence_factor) + "x)";
+  const std::string precision = cfg_str(r, "precision");
+  const bool e4m3 = cfg_str(r, "fp8_format") == "e4m3";
+  if (precision == "fp8" && e4m3)
+    f.recommendation = "the fp8 GEMMs take their output gradients in E4M3, whose range (2^17.8 with subnormals) loses the "
+                       "small values of wide gradients such as a fused Q/K/V's: use --fp8-format hybrid (E5M2 gradients) or "
+                       "--precision auto, which moves each layer whose operands leave fp8's range; else lower --lr (now " +
+                       num(best->lr) + ") and clip (--clip 1.0)";
+  else
+    f.recommendation = "lower --lr (it was " + num(best->lr) + " at the best step) and clip gradients (--clip 1.0)" +
+                       std::string(precision == "fp8" ? "; --precision auto keeps the layers whose operands leave fp8's range out of it" : "");
+  return {f};
+}
+
 std::vector<Finding> check_nonfinite_loss(const Run& r, const Thresholds&) {
   std::int64_t bad = 0;
   const Point* first = nullptr;
@@ -475,7 +510,7 @@ std::vector<Finding> check_memory(const Run& r, const Thresholds& t) {
 
 std::vector<Finding> diagnose(const Run& r, const Thresholds& t) {
   std::vector<Finding> out;
-  for (auto rule : {check_nonfinite_loss, check_scale_collapse, check_skipped_steps, check_fp16_flush, check_lost_updates, check_memory})
+  for (auto rule : {check_nonfinite_loss, check_divergence, check_scale_collapse, check_skipped_steps, check_fp16_flush, check_lost_updates, check_memory})
     for (auto& f : rule(r, t)) out.push_back(std::move(f));
   return out;
 }

@@ -53,7 +53,7 @@ Run parse_metrics(std::istream& in, const std::string& what);
 Run load_run(const std::string& dir);
 
 struct Finding {
-  std::string rule;      // nonfinite_loss, scale_collapse, skipped_steps, fp16_flush, lost_updates, memory
+  std::string rule;      // nonfinite_loss, loss_diverged, scale_collapse, skipped_steps, fp16_flush, lost_updates, memory
   std::string title;     // one line
   std::string evidence;  // the measured numbers
   std::vector<std::string> layers;  // parameters (or ledger categories) concerned
@@ -83,10 +83,15 @@ struct Thresholds {
   double stalled_fraction = 0.5;
   // memory: the peak saved less than this versus a generous fp32 estimate of the same run.
   double min_memory_saving = 0.10;
+  // loss_diverged: the mean finite loss of the last tenth of the run (at least 5 steps) exceeds
+  // the lowest loss reached before it by this factor.
+  double divergence_factor = 3.0;
 };
 
 std::vector<Finding> check_nonfinite_loss(const Run& r, const Thresholds& t = {});
 std::vector<Finding> check_scale_collapse(const Run& r, const Thresholds& t = {});
+// A finite loss that ran away (no NaN, so check_nonfinite_loss is silent).
+std::vector<Finding> check_divergence(const Run& r, const Thresholds& t = {});
 std::vector<Finding> check_skipped_steps(const Run& r, const Thresholds& t = {});
 std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t = {});
 std::vector<Finding> check_lost_updates(const Run& r, const Thresholds& t = {});

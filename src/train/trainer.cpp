@@ -54,7 +54,7 @@ nlohmann::json config_json(const ResolvedConfig& rc) {
   return {{"model", c.model}, {"data", c.data}, {"precision", c.precision}, {"label", rc.label},
           {"opt_level", std::string(amp::to_string(rc.policy.level))}, {"batch", c.batch}, {"lr", c.lr},
           {"optimizer", c.optimizer}, {"schedule", c.schedule}, {"seed", c.seed}, {"context", c.context}, {"precision_map", rc.policy.map.to_string()},
-          {"fp8_recipe", c.fp8_recipe}, {"master", c.master}};
+          {"fp8_recipe", c.fp8_recipe}, {"fp8_format", c.fp8_format}, {"master", c.master}};
 }
 
 // Sparse {exponent: count} of a histogram.
