@@ -89,6 +89,10 @@ TEST(AutopilotCli, PromotionsAreEventsAndTheMapIsReusable) {
   EXPECT_EQ(map.find("e4m3"), std::string::npos) << map;  // everything left E4M3 at step 0
   EXPECT_EQ(s["precision_events"].get<std::size_t>(), m.events.size());
   EXPECT_LT(s["fp8_gemm_flop_fraction"].get<double>(), 1.0);
+  // eval applies the map the run ended with.
+  auto ev = run_cli("eval --checkpoint " + d.path());
+  ASSERT_EQ(ev.status, 0) << ev.err;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(ev.out)["test_accuracy"].get<double>(), s["test_accuracy"].get<double>());
   // The final map runs as a plain --precision-map.
   auto again = run_cli(kCommon + "--precision fp8 --fp8-format e4m3 --steps 2 --precision-map '" + map + "' --out " + (d / "again"));
   ASSERT_EQ(again.status, 0) << again.err;

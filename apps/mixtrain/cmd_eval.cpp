@@ -27,6 +27,15 @@ void register_eval(CLI::App& app) {
     c.data = data->empty() ? saved.value("data", std::string()) : *data;
     c.data_dir = *data_dir;
     c.precision = precision->empty() ? saved.value("precision", std::string("fp32")) : *precision;
+    if (precision->empty()) {
+      // The training policy as it ended: fp8 options, and the precision map the run finished
+      // with (an autopilot run's final choice; the user's map otherwise). An autopilot run is
+      // evaluated as fp8 with that map: the layers' rungs decide their fp8 state and dtypes.
+      c.fp8_recipe = saved.value("fp8_recipe", c.fp8_recipe);
+      c.fp8_format = saved.value("fp8_format", c.fp8_format);
+      c.precision_map = info.value("precision_map", saved.value("precision_map", std::string()));
+      if (c.precision == "auto") c.precision = "fp8";
+    }
     c.context = saved.value("context", std::int64_t{128});
     c.batch = saved.value("batch", std::int64_t{0});
     c.seed = saved.value("seed", std::uint64_t{0});

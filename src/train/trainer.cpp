@@ -413,7 +413,9 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   if (topt.write_files) {
     metrics.close();
     check(!metrics.fail(), "train: failed writing " + metrics_tmp);
-    nlohmann::json run_info{{"step", end}, {"config", config_json(rc)}};
+    // precision_map: the map the run ended with (the autopilot's choice under --precision auto),
+    // which `eval` applies.
+    nlohmann::json run_info{{"step", end}, {"config", config_json(rc)}, {"precision_map", policy.map.to_string()}};
     if (pilot) run_info["autopilot"] = pilot->autopilot().state();
     save_checkpoint(c.out_dir + "/checkpoint.safetensors", model, *opt, scaler, run_info);
     fs::rename(metrics_tmp, c.out_dir + "/metrics.jsonl");
