@@ -3,8 +3,10 @@
 
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "amp/autocast.h"
+#include "numerics/stats.h"
 #include "ops/common.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
@@ -50,34 +52,30 @@ void Linear::on_policy(const amp::Policy& policy) {
 Tensor Linear::forward_impl(const Tensor& x) {
   if (fp8_ && amp::current_autocast() != nullptr) return forward_fp8(x);
   if (!probe_armed_ || !training()) return ops::linear(x, *weight_, bias_ ? *bias_ : Tensor(), opt_.activation);
-  probe_operand(amp::Operand::input, x, nullptr, 1.0f);
-  probe_operand(amp::Operand::weight, *weight_, nullptr, 1.0f);
+  probe_operand(amp::Operand::input, x, std::nullopt, 1.0f);
+  probe_operand(amp::Operand::weight, *weight_, std::nullopt, 1.0f);
   ops::GradHook hook = [this](const Tensor& dz) {
-    probe_operand(amp::Operand::grad, dz, nullptr, 1.0f);
+    probe_operand(amp::Operand::grad, dz, std::nullopt, 1.0f);
     return dz;
   };
   return ops::linear(x, *weight_, bias_ ? *bias_ : Tensor(), opt_.activation, std::nullopt, hook);
 }
 
-void Linear::probe_operand(amp::Operand op, const Tensor& t, const amp::Fp8ScalingState* used, float used_scale) {
+void Linear::probe_operand(amp::Operand op, const Tensor& t, std::optional<DType> fp8, float used_scale) {
   const auto i = static_cast<std::size_t>(op);
-  const bool grad = op == amp::Operand::grad;
-  const amp::Fp8Role role = op == amp::Operand::input ? amp::Fp8Role::activation
-                            : op == amp::Operand::weight ? amp::Fp8Role::weight : amp::Fp8Role::gradient;
-  // A what-if in an fp8 format uses the scale current scaling would take from this tensor.
-  auto fp8_fit = [&](DType f8) {
-    return amp::OperandFit::from(ops::format_stats(t, f8, amp::scale_from_amax(ops::amax(t), f8, fp8_opt_.margin, 1.0f)));
-  };
-  if (used != nullptr) {
+  // Decoded once; every measurement below reads this copy.
+  const std::vector<float> v = t.to_vector();
+  auto fit = [&](DType target, float scale) { return amp::OperandFit::from(numerics::analyse(v.data(), v.size(), target, scale)); };
+  if (fp8) {
     // fp8 or hybrid rung: measured with the scale the recipe used. The rung below hybrid is
     // fp8 (E4M3 gradients): the forward operands are the same; the gradient is measured in E4M3
     // with the scale the same recipe state would give it (both scales are fp8_max / amax, so it
     // is this one times the ratio of the maxima): a delayed recipe's stale amax is part of what
     // E4M3 would face.
-    probe_.now[i] = amp::OperandFit::from(ops::format_stats(t, used->dtype(), used_scale));
-    if (grad && used->dtype() == DType::e5m2) {
+    probe_.now[i] = fit(*fp8, used_scale);
+    if (op == amp::Operand::grad && *fp8 == DType::e5m2) {
       const double ratio = numerics::max_value(numerics::spec(DType::e4m3)) / numerics::max_value(numerics::spec(DType::e5m2));
-      probe_.below[i] = amp::OperandFit::from(ops::format_stats(t, DType::e4m3, static_cast<float>(used_scale * ratio)));
+      probe_.below[i] = fit(DType::e4m3, static_cast<float>(used_scale * ratio));
     } else {
       probe_.below[i] = probe_.now[i];
     }
@@ -86,13 +84,17 @@ void Linear::probe_operand(amp::Operand op, const Tensor& t, const amp::Fp8Scali
   if (gemm_dtype_ == DType::fp32) {
     // fp32 fits by definition; the rung below is the 16-bit dtype, as stored (no scale).
     probe_.now[i] = {0, 0, true};
-    probe_.below[i] = amp::OperandFit::from(ops::format_stats(t, probe_half_));
+    probe_.below[i] = fit(probe_half_, 1.0f);
     return;
   }
-  // 16-bit rung, measured as stored; below it is hybrid (E4M3 forward, E5M2 gradients).
-  probe_.now[i] = amp::OperandFit::from(ops::format_stats(t, probe_half_));
-  probe_.below[i] = fp8_fit(amp::fp8_dtype(amp::Fp8Format::hybrid, role));
-  probe_amax_[i] = ops::amax(t);
+  // 16-bit rung, measured as stored; below it is hybrid (E4M3 forward, E5M2 gradients), with
+  // the scale current scaling would take from this tensor's amax.
+  const amp::Fp8Role role = op == amp::Operand::input ? amp::Fp8Role::activation
+                            : op == amp::Operand::weight ? amp::Fp8Role::weight : amp::Fp8Role::gradient;
+  const DType f8 = amp::fp8_dtype(amp::Fp8Format::hybrid, role);
+  probe_amax_[i] = numerics::abs_max(v.data(), v.size());
+  probe_.now[i] = fit(probe_half_, 1.0f);
+  probe_.below[i] = fit(f8, amp::scale_from_amax(probe_amax_[i], f8, fp8_opt_.margin, 1.0f));
 }
 
 std::optional<amp::LayerProbe> Linear::take_probe() {
@@ -124,15 +126,15 @@ Tensor Linear::forward_fp8(const Tensor& x) {
   Tensor xq = quantise(x, fp8_x_, true, train, &sx);
   Tensor wq = quantise(*weight_, fp8_w_, true, train, &sw);
   if (probe) {
-    probe_operand(amp::Operand::input, x, &fp8_x_, sx);
-    probe_operand(amp::Operand::weight, *weight_, &fp8_w_, sw);
+    probe_operand(amp::Operand::input, x, fp8_x_.dtype(), sx);
+    probe_operand(amp::Operand::weight, *weight_, fp8_w_.dtype(), sw);
   }
   ops::GradHook hook;
   if (train)
     hook = [this, probe](const Tensor& dz) {
       float sg = 1;
       Tensor q = quantise(dz, fp8_g_, false, true, &sg);
-      if (probe) probe_operand(amp::Operand::grad, dz, &fp8_g_, sg);
+      if (probe) probe_operand(amp::Operand::grad, dz, fp8_g_.dtype(), sg);
       return q;
     };
   return ops::linear(xq, wq, bias_ ? *bias_ : Tensor(), opt_.activation, out_dtype_, hook);

@@ -53,7 +53,8 @@ class Linear : public Module {
 
  private:
   Tensor forward_fp8(const Tensor& x);
-  void probe_operand(amp::Operand op, const Tensor& t, const amp::Fp8ScalingState* used_state, float used_scale);
+  // fp8: the format the operand was quantised to with `used_scale` (nullopt: not an fp8 rung).
+  void probe_operand(amp::Operand op, const Tensor& t, std::optional<DType> fp8, float used_scale);
   LinearOptions opt_;
   Tensor* weight_;
   Tensor* bias_ = nullptr;

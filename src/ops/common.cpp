@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "numerics/stats.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -187,17 +188,8 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 }
 
 float amax(const Tensor& x) {
-  float m = 0.0f;
-  for (float v : x.to_vector()) {
-    if (std::isnan(v)) return v;
-    m = std::max(m, std::abs(v));
-  }
-  return m;
-}
-
-numerics::FormatStats format_stats(const Tensor& x, DType target, float scale) {
   const std::vector<float> v = x.to_vector();
-  return numerics::analyse(v.data(), v.size(), target, scale);
+  return numerics::abs_max(v.data(), v.size());
 }
 
 const AutocastHook* autocast_hook() { return t_hook; }

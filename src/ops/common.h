@@ -8,7 +8,6 @@
 #include <string_view>
 
 #include "autograd/grad_info.h"
-#include "numerics/stats.h"
 #include "tensor/tensor.h"
 
 namespace mixtrain::ops {
@@ -46,8 +45,6 @@ BroadcastSplit split_broadcast(const Shape& full, const Shape& small);
 
 // max |x| over the decoded values (fp8: divided by the scale); NaN if any value is NaN.
 float amax(const Tensor& x);
-// What encoding x * scale into `target` would do to x's decoded values (numerics::analyse).
-numerics::FormatStats format_stats(const Tensor& x, DType target, float scale = 1.0f);
 
 // The autocast hook. amp::Autocast installs one per thread; without one, ops keep input dtypes.
 class AutocastHook {
