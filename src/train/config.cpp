@@ -27,11 +27,12 @@ ResolvedConfig resolve(const TrainConfig& in) {
   if (gpt && c.epochs > 0) throw Error("gpt trains for --steps, not --epochs");
   if (c.batch == 0) c.batch = gpt ? 8 : (c.model == "resnet" ? 128 : 256);
   if (c.batch < 0) throw Error("--batch must be positive");
-  if (c.lr == 0) c.lr = c.optimizer == "sgd" ? 0.05 : (gpt ? 1e-3 : 1e-3);
+  if (c.lr == 0) c.lr = c.optimizer == "sgd" ? 0.05 : 1e-3;
   if (!(c.lr > 0) || c.lr > 1e6) throw Error("--lr must be a positive number");
   if (c.optimizer != "sgd" && c.optimizer != "adamw") throw Error("unknown optimizer '" + c.optimizer + "' (known: sgd adamw)");
   if (c.stop_after < 0) throw Error("--stop-after must be positive");
   if (c.accumulate < 1) throw Error("--accumulate must be >= 1");
+  if (c.batch % c.accumulate != 0) throw Error("--batch must be divisible by --accumulate");
   if (c.clip < 0) throw Error("--clip must be >= 0");
   if (c.schedule != "constant" && c.schedule != "cosine") throw Error("--schedule must be constant or cosine");
   if (!(c.warmup >= 0 && c.warmup < 1)) throw Error("--warmup must be a fraction in [0, 1)");

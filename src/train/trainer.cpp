@@ -224,7 +224,6 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   // Peaks count training, not the one-off fp32 initialisation that apply_policy converted.
   tensor::Ledger::reset_peaks();
   const std::int64_t total = c.steps > 0 ? c.steps : c.epochs * task->steps_per_epoch();
-  check(c.batch % c.accumulate == 0, "--batch must be divisible by --accumulate");
 
   // Resume: restore everything, then continue at the saved step.
   std::int64_t start = 0;
@@ -235,10 +234,11 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     const nlohmann::json info = load_checkpoint(ck, model, opt.get(), &scaler);
     start = info.value("step", std::int64_t{0});
     const nlohmann::json saved = info.value("config", nlohmann::json::object());
+    const nlohmann::json now = config_json(rc);
     for (const char* k : {"model", "precision", "opt_level", "batch", "optimizer", "seed"})
-      if (saved.contains(k) && saved[k] != config_json(rc)[k])
+      if (saved.contains(k) && saved[k] != now[k])
         throw Error(std::string("resume: checkpoint was trained with ") + k + "=" + saved[k].dump() +
-                    ", this run has " + config_json(rc)[k].dump());
+                    ", this run has " + now[k].dump());
     check(start <= total, "resume: checkpoint is at step " + std::to_string(start) + ", past --steps " + std::to_string(total));
     std::ifstream old(c.resume_dir + "/metrics.jsonl");
     for (std::string line; std::getline(old, line);) carried_metrics.push_back(line);
