@@ -189,10 +189,7 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
         Node* child = in.info->grad_fn.get();
         Tensor acc = autograd::accumulate(pending[child], gin[k].view(in.shape));
         // An intermediate low-precision tensor's gradient is stored in its own dtype.
-        if (acc.dtype() != in.dtype && in.dtype != DType::fp32 && in.dtype != DType::fp64 &&
-            numerics::spec(in.dtype).bits() == 16) {
-          acc = acc.to(in.dtype);
-        }
+        if (acc.dtype() != in.dtype && numerics::spec(in.dtype).bits() == 16) acc = acc.to(in.dtype);
         pending[child] = std::move(acc);
       }
     }

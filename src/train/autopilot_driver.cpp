@@ -60,10 +60,10 @@ std::vector<amp::PrecisionEvent> AutopilotDriver::finish_probe(std::int64_t step
     }
   auto fits = [](const std::array<amp::OperandFit, amp::kOperands>& f) {
     nlohmann::json j = nlohmann::json::object();
-    for (int i = 0; i < amp::kOperands; ++i)
-      if (f[static_cast<std::size_t>(i)].measured)
-        j[std::string(amp::to_string(static_cast<amp::Operand>(i)))] = {f[static_cast<std::size_t>(i)].overflow,
-                                                                         f[static_cast<std::size_t>(i)].underflow};
+    for (int i = 0; i < amp::kOperands; ++i) {
+      const amp::OperandFit& fi = f[static_cast<std::size_t>(i)];
+      if (fi.measured) j[std::string(amp::to_string(static_cast<amp::Operand>(i)))] = {fi.overflow, fi.underflow};
+    }
     return j;
   };
   last_ = nlohmann::json::object();
