@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/gemm_tile.h"
 #include "kernels/cpu/workspace.h"
 #include "numerics/convert.h"
 #include "runtime/error.h"
@@ -96,8 +98,9 @@ i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
 
 // Splits C into tiles no larger than max_m x max_n and into at least `threads` tiles when the
 // problem is worth it, splitting the longer tile side (so the operand that every tile re-packs
-// is the smaller one). Tile sides are multiples of 16, the width of sgemm's micro-kernels.
-Tiling plan(i64 M, i64 N, i64 K, i64 max_m, i64 max_n, int threads) {
+// is the smaller one). Tile sides are multiples of 16, the width of the micro-kernels, and rows
+// of align_m (48 for the packed kernel's 6-row micro-tiles, so only the last tile has an edge).
+Tiling plan(i64 M, i64 N, i64 K, i64 max_m, i64 max_n, int threads, i64 align_m = 16) {
   i64 nm = ceil_div(M, max_m), nn = ceil_div(N, max_n);
   const bool parallel = threads > 1 && 2.0 * double(M) * double(N) * double(K) >= kParallelFlops;
   if (parallel) {
@@ -117,7 +120,7 @@ Tiling plan(i64 M, i64 N, i64 K, i64 max_m, i64 max_n, int threads) {
     }
   }
   Tiling t{};
-  t.tm = std::min(M, round_up(ceil_div(M, nm), 16));
+  t.tm = std::min(M, round_up(ceil_div(M, nm), align_m));
   t.tn = std::min(N, round_up(ceil_div(N, nn), 16));
   t.nm = ceil_div(M, t.tm);
   t.nn = ceil_div(N, t.tn);
@@ -235,6 +238,32 @@ void panel_tiles(const Problem& p, bool parallel) {
   });
 }
 
+#if MIXTRAIN_HAVE_AVX2_KERNELS
+// The packed kernel (gemm_tile.h) for every operand format: it decodes while it packs, so there
+// is no separate panel pass. A C that is not fp32 is accumulated in an fp32 tile, rounded once.
+void packed_tiles(const Problem& p, bool parallel) {
+  const bool conv_c = p.C.dtype != DType::fp32;
+  const Tiling t = plan(p.M, p.N, p.K, kGemmTileM, kGemmTileN,
+                        parallel ? runtime::num_threads() : 1, 48);
+  for_each_tile(t, parallel, [&](i64 i0, i64 j0) {
+    const i64 m = std::min(t.tm, p.M - i0), n = std::min(t.tn, p.N - j0);
+    float* cp;
+    i64 ldc;
+    if (conv_c) {
+      cp = thread_scratch<float>(Scratch::gemm_c, static_cast<std::size_t>(m * n));
+      ldc = n;
+      if (p.beta != 0.0f) decode_rows(cp, at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, m, n,
+                                      p.C.ld);
+    } else {
+      cp = static_cast<float*>(p.C.data) + i0 * p.C.ld + j0;
+      ldc = p.C.ld;
+    }
+    detail::packed_gemm_tile(i0, j0, m, n, p.K, p.alpha, p.A, p.B, p.beta, cp, ldc);
+    if (conv_c) encode_rows(at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, p.C.ld, cp, m, n);
+  });
+}
+#endif
+
 // K == 0: C = beta * C (beta == 0 writes zeros without reading C).
 void scale_c(i64 M, i64 N, float beta, const GemmOutput& C) {
   std::vector<float> row(static_cast<std::size_t>(N));
@@ -282,6 +311,10 @@ void gemm_impl(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const Gem
   const Problem p{M, N, K, static_cast<float>(scaled), A, B, beta, C};
   if (A.dtype == DType::fp64 && B.dtype == DType::fp64 && C.dtype == DType::fp64) {
     dgemm_tiles(p, scaled, double(beta), parallel);
+#if MIXTRAIN_HAVE_AVX2_KERNELS
+  } else if (detail::packed_gemm_available()) {
+    packed_tiles(p, parallel);
+#endif
   } else if (A.dtype == DType::fp32 && B.dtype == DType::fp32 && C.dtype == DType::fp32) {
     sgemm_tiles(p, parallel);
   } else {
@@ -290,6 +323,22 @@ void gemm_impl(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const Gem
 }
 
 }  // namespace
+
+namespace detail {
+bool packed_gemm_available() {
+#if MIXTRAIN_HAVE_AVX2_KERNELS
+  static const bool ok = [] {
+    const char* env = std::getenv("MIXTRAIN_GEMM");
+    if (env != nullptr && std::string(env) == "blas") return false;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
+}  // namespace detail
 
 std::size_t gemm_workspace_bytes() { return scratch_bytes(); }
 

@@ -1,11 +1,13 @@
 // GEMM with low-precision operands: C = alpha * op(A) * op(B) + beta * C.
 //
-// Operands may be stored in any DType. fp16/bf16/e4m3/e5m2 operands are up-converted exactly into
-// fp32 panels in bounded workspace (never a whole copy of the operand) and multiplied by OpenBLAS
-// sgemm, so products are exact and accumulation is fp32 (tensor-core semantics). fp8 operands
-// carry a dequantisation multiplier: the real value is decode(code) * scale_inv. fp64 operands
-// (all three fp64) go to dgemm, for gradient checks. The result is rounded once, to nearest
-// even, into C's dtype (beta != 0 reads C in that dtype first).
+// Operands may be stored in any DType. On CPUs with AVX2 and FMA, mixtrain's own packed kernel
+// (gemm_tile.h) decodes fp16/bf16/e4m3/e5m2 codes exactly into its fp32 micro-panels while it
+// packs them; elsewhere (or with MIXTRAIN_GEMM=blas) they are up-converted into fp32 panels in
+// bounded workspace and multiplied by OpenBLAS sgemm. Either way products are exact and
+// accumulation is fp32 (tensor-core semantics). fp8 operands carry a dequantisation multiplier:
+// the real value is decode(code) * scale_inv. fp64 operands (all three fp64) go to dgemm, for
+// gradient checks. The result is rounded once, to nearest even, into C's dtype (beta != 0 reads
+// C in that dtype first).
 //
 // Implementation notes that are part of the contract:
 //  - The scale_inv multipliers are applied to the fp32 accumulator, folded into alpha
@@ -15,8 +17,10 @@
 //    operands gets the fp32 accumulator widened exactly (and, with beta != 0, its old value is
 //    read rounded to fp32).
 //  - C must not overlap A or B. beta == 0 never reads C (NaN in C does not propagate).
-//  - Threading: mixtrain's pool splits C into tiles and calls BLAS single-threaded on each
-//    (OpenBLAS's own threads are set to 1 on first use). K is never split across threads.
+//  - Threading: mixtrain's pool splits C into tiles and runs the kernel single-threaded on each
+//    (OpenBLAS's own threads are set to 1 on first use). K is never split across threads; with
+//    the packed kernel an element's summation order depends on K alone, so the result does not
+//    depend on the thread count (on the OpenBLAS path that is up to OpenBLAS's kernels).
 //  - Workspace: per-thread, reused, bounded by the tile sizes (at most
 //    kGemmKBlock * (kGemmTileM + kGemmTileN) + kGemmTileM * kGemmTileN floats per thread), never
 //    a copy of a whole operand.

@@ -1,0 +1,297 @@
+// The packed AVX2/FMA GEMM tile (gemm_tile.h). Compiled with -mavx2 -mfma -mf16c; gemm.cpp only
+// calls it after packed_gemm_available() has checked the CPU.
+//
+// Layout (BLIS): for each K-block of KC, op(B) is packed into 16-column micro-panels
+// (pb[(q * kc + k) * 16 + c]) and, MC rows at a time, op(A) into 6-row micro-panels
+// (pa[(p * kc + k) * 6 + r]), decoding 16-bit and fp8 codes on the way. The 6x16 micro-kernel
+// holds its 12 accumulators in registers over the whole K-block: per k it loads 16 floats of B,
+// broadcasts 6 of A and issues 12 FMAs, which is what two 128-bit FMA pipes (Zen) or two 256-bit
+// ones (Intel) retire per cycle. The B micro-panel (16 KiB) stays in L1 while the 6-row panels of
+// the A block (96 KiB) stream from L2.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/gemm_tile.h"
+#include "kernels/cpu/workspace.h"
+#include "numerics/convert.h"
+
+namespace mixtrain::kernels::cpu::detail {
+namespace {
+
+using i64 = std::int64_t;
+constexpr i64 MR = 6, NR = 16, KC = kPackedKBlock, MC = kPackedMBlock;
+static_assert(MC % MR == 0);
+
+i64 round_up(i64 a, i64 b) { return (a + b - 1) / b * b; }
+
+// A 64-byte aligned view of a scratch slot: packed panels are read with full-width loads, which
+// must not straddle cache lines.
+float* aligned_scratch(Scratch slot, i64 n) {
+  // 16 floats for the alignment, 16 of slack for stores that run past a panel's end.
+  auto* p = thread_scratch<float>(slot, static_cast<std::size_t>(n + 32));
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  return reinterpret_cast<float*>((addr + 63) & ~std::uintptr_t{63});
+}
+
+const unsigned char* element(const GemmOperand& X, i64 row, i64 col) {
+  return static_cast<const unsigned char*>(X.data) +
+         static_cast<std::size_t>(row * X.ld + col) * size_of(X.dtype);
+}
+
+// n codes of `t` -> fp32, exactly. bf16 and fp16 inline (they are most of the traffic), fp8
+// through the library's decoder. Returns the fp32 values (src itself when it already is fp32).
+const float* decode_run(float* dst, const unsigned char* src, DType t, i64 n) {
+  i64 i = 0;
+  switch (t) {
+    case DType::fp32:
+      return reinterpret_cast<const float*>(src);
+    case DType::bf16: {
+      const auto* s = reinterpret_cast<const std::uint16_t*>(src);
+      for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+        const __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(w));
+      }
+      for (; i < n; ++i) {
+        const std::uint32_t bits = std::uint32_t{s[i]} << 16;
+        std::memcpy(dst + i, &bits, 4);
+      }
+      return dst;
+    }
+    case DType::fp16: {
+      const auto* s = reinterpret_cast<const std::uint16_t*>(src);
+      for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i,
+                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
+      if (i < n) {
+        alignas(16) std::uint16_t h[8] = {};
+        alignas(32) float f[8];
+        std::memcpy(h, s + i, static_cast<std::size_t>(n - i) * 2);
+        _mm256_store_ps(f, _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h))));
+        std::memcpy(dst + i, f, static_cast<std::size_t>(n - i) * 4);
+      }
+      return dst;
+    }
+    default:
+      numerics::decode(dst, src, t, static_cast<std::size_t>(n));
+      return dst;
+  }
+}
+
+// Transposes the 8 x 8 block r[0..8) in place (r[i] lane j <-> r[j] lane i).
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Interleaves `rows` runs of kc floats (runs[r]) into one micro-panel of width W
+// (d[k * W + r]); lanes r >= rows are zero. Eight k at a time through 8 x 8 transposes; for
+// W = 6 each k's store writes two lanes past its six, which the next k (or the next panel, or
+// the buffer's slack) overwrites, so k runs upwards.
+template <i64 W>
+void interleave(float* d, const float* const* runs, i64 rows, i64 kc) {
+  i64 k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    for (i64 g = 0; g < W; g += 8) {
+      __m256 r[8];
+      for (i64 i = 0; i < 8; ++i)
+        r[i] = g + i < rows ? _mm256_loadu_ps(runs[g + i] + k) : _mm256_setzero_ps();
+      transpose8(r);
+      for (i64 t = 0; t < 8; ++t) _mm256_storeu_ps(d + (k + t) * W + g, r[t]);
+    }
+  }
+  for (; k < kc; ++k) {
+    float* dk = d + k * W;
+    for (i64 r = 0; r < rows; ++r) dk[r] = runs[r][k];
+    for (i64 r = rows; r < W; ++r) dk[r] = 0.0f;
+  }
+}
+
+// W consecutive rows of op(A), or columns of op(B), whose kc values along k lie contiguous in
+// memory (A not transposed, B transposed: both are rows of the stored matrix): decoded into tmp,
+// then interleaved.
+template <i64 W>
+void pack_runs(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc,
+               float* tmp) {
+  const float* runs[W];
+  for (i64 r = 0; r < count; ++r)
+    runs[r] = decode_run(tmp + r * kc, element(X, first + r, k0), X.dtype, kc);
+  interleave<W>(d, runs, count, kc);
+}
+
+// op(A) rows [i0, i0 + mc), k in [k0, k0 + kc) -> 6-row micro-panels.
+void pack_a(float* pa, const GemmOperand& A, i64 i0, i64 mc, i64 k0, i64 kc, float* tmp) {
+  if (!A.transposed) {
+    // Row i of op(A) is row i of A: contiguous along k.
+    for (i64 p = 0; p * MR < mc; ++p)
+      pack_runs<MR>(pa + p * kc * MR, A, i0 + p * MR, std::min(MR, mc - p * MR), k0, kc,
+                       tmp);
+    return;
+  }
+  // op(A)(i, k) = A(k, i): each stored row k holds mc consecutive i.
+  for (i64 k = 0; k < kc; ++k) {
+    const float* v = decode_run(tmp, element(A, k0 + k, i0), A.dtype, mc);
+    for (i64 p = 0; p * MR < mc; ++p) {
+      float* d = pa + (p * kc + k) * MR;
+      if (p * MR + 8 <= mc && k + 1 < kc) {
+        // Eight lanes: the two past this k's six are the next k's, written after this.
+        _mm256_storeu_ps(d, _mm256_loadu_ps(v + p * MR));
+        continue;
+      }
+      const i64 rows = std::min(MR, mc - p * MR);
+      for (i64 r = 0; r < rows; ++r) d[r] = v[p * MR + r];
+      for (i64 r = rows; r < MR; ++r) d[r] = 0.0f;
+    }
+  }
+}
+
+// op(B) k in [k0, k0 + kc), columns [j0, j0 + n) -> 16-column micro-panels.
+void pack_b(float* pb, const GemmOperand& B, i64 j0, i64 n, i64 k0, i64 kc, float* tmp) {
+  if (B.transposed) {
+    // Column j of op(B) is row j of B: contiguous along k.
+    for (i64 q = 0; q * NR < n; ++q)
+      pack_runs<NR>(pb + q * kc * NR, B, j0 + q * NR, std::min(NR, n - q * NR), k0, kc,
+                       tmp);
+    return;
+  }
+  // Row k of op(B) is row k of B: n consecutive columns.
+  for (i64 k = 0; k < kc; ++k) {
+    const float* v = decode_run(tmp, element(B, k0 + k, j0), B.dtype, n);
+    i64 q = 0;
+    for (; (q + 1) * NR <= n; ++q) {
+      float* d = pb + (q * kc + k) * NR;
+      _mm256_store_ps(d, _mm256_loadu_ps(v + q * NR));
+      _mm256_store_ps(d + 8, _mm256_loadu_ps(v + q * NR + 8));
+    }
+    if (q * NR < n) {
+      float* d = pb + (q * kc + k) * NR;
+      const i64 cols = n - q * NR;
+      for (i64 c = 0; c < cols; ++c) d[c] = v[q * NR + c];
+      for (i64 c = cols; c < NR; ++c) d[c] = 0.0f;
+    }
+  }
+}
+
+struct Epilogue {
+  __m256 alpha, beta;
+  bool first, read_c;  // first K-block: C = alpha acc + beta C (read only when beta != 0)
+};
+
+inline void update_row(float* c, __m256 x0, __m256 x1, const Epilogue& e) {
+  x0 = _mm256_mul_ps(e.alpha, x0);
+  x1 = _mm256_mul_ps(e.alpha, x1);
+  if (!e.first) {
+    x0 = _mm256_add_ps(x0, _mm256_loadu_ps(c));
+    x1 = _mm256_add_ps(x1, _mm256_loadu_ps(c + 8));
+  } else if (e.read_c) {
+    x0 = _mm256_add_ps(x0, _mm256_mul_ps(e.beta, _mm256_loadu_ps(c)));
+    x1 = _mm256_add_ps(x1, _mm256_mul_ps(e.beta, _mm256_loadu_ps(c + 8)));
+  }
+  _mm256_storeu_ps(c, x0);
+  _mm256_storeu_ps(c + 8, x1);
+}
+
+// c[0..6) x [0..16) (row stride ldc) updated with the K-block product of one A and one B
+// micro-panel.
+void micro_kernel(i64 kc, const float* __restrict a, const float* __restrict b, float* c, i64 ldc,
+                  const Epilogue& e) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (i64 k = 0; k < kc; ++k) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 16 * 8), _MM_HINT_T0);
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 x = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(x, b0, c00);
+    c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(x, b0, c10);
+    c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(x, b0, c20);
+    c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(x, b0, c30);
+    c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(x, b0, c40);
+    c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(x, b0, c50);
+    c51 = _mm256_fmadd_ps(x, b1, c51);
+    a += MR;
+    b += NR;
+  }
+  update_row(c + 0 * ldc, c00, c01, e);
+  update_row(c + 1 * ldc, c10, c11, e);
+  update_row(c + 2 * ldc, c20, c21, e);
+  update_row(c + 3 * ldc, c30, c31, e);
+  update_row(c + 4 * ldc, c40, c41, e);
+  update_row(c + 5 * ldc, c50, c51, e);
+}
+
+// A partial micro-tile (rows < 6 or cols < 16): the same kernel on a full 6 x 16 copy, so edge
+// elements see exactly the arithmetic of interior ones.
+void edge_kernel(i64 kc, const float* a, const float* b, float* c, i64 ldc, i64 rows, i64 cols,
+                 const Epilogue& e) {
+  alignas(32) float t[MR * NR] = {};
+  if (!e.first || e.read_c)
+    for (i64 r = 0; r < rows; ++r)
+      std::memcpy(t + r * NR, c + r * ldc, static_cast<std::size_t>(cols) * 4);
+  micro_kernel(kc, a, b, t, NR, e);
+  for (i64 r = 0; r < rows; ++r)
+    std::memcpy(c + r * ldc, t + r * NR, static_cast<std::size_t>(cols) * 4);
+}
+
+}  // namespace
+
+void packed_gemm_tile(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha, const GemmOperand& A,
+                      const GemmOperand& B, float beta, float* c, i64 ldc) {
+  const i64 kcap = std::min(K, KC);
+  const i64 np = round_up(n, NR);
+  float* pb = aligned_scratch(Scratch::gemm_b, kcap * np);
+  float* pa = aligned_scratch(Scratch::gemm_a, kcap * std::min(round_up(m, MR), MC));
+  float* tmp = thread_scratch<float>(Scratch::gemm_rows,
+                                     static_cast<std::size_t>(std::max({NR * kcap, n, MC})));
+  Epilogue e{_mm256_set1_ps(alpha), _mm256_set1_ps(beta), true, beta != 0.0f};
+  for (i64 k0 = 0; k0 < K; k0 += KC) {
+    const i64 kc = std::min(KC, K - k0);
+    e.first = k0 == 0;
+    pack_b(pb, B, j0, n, k0, kc, tmp);
+    for (i64 ib = 0; ib < m; ib += MC) {
+      const i64 mc = std::min(MC, m - ib);
+      pack_a(pa, A, i0 + ib, mc, k0, kc, tmp);
+      for (i64 j = 0; j < n; j += NR) {
+        const float* bp = pb + (j / NR) * kc * NR;
+        const i64 cols = std::min(NR, n - j);
+        for (i64 i = 0; i < mc; i += MR) {
+          const float* ap = pa + (i / MR) * kc * MR;
+          float* cp = c + (ib + i) * ldc + j;
+          const i64 rows = std::min(MR, mc - i);
+          if (rows == MR && cols == NR)
+            micro_kernel(kc, ap, bp, cp, ldc, e);
+          else
+            edge_kernel(kc, ap, bp, cp, ldc, rows, cols, e);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace mixtrain::kernels::cpu::detail
