@@ -2,7 +2,9 @@
 #include "ops/linear.h"
 
 #include "autograd/grad_info.h"
+#include "kernels/cpu/bias_act.h"
 #include "kernels/cpu/gemm.h"
+#include "numerics/convert.h"
 #include "ops/common.h"
 #include "runtime/error.h"
 
@@ -86,51 +88,96 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
   const DType ct = compute_dtype({x.dtype(), W.dtype(), od});
   Shape os(x.shape().begin(), x.shape().end() - 1);
   os.push_back(outf);
-  // GEMM into the compute dtype, then bias + activation in place, then one rounding to od.
-  // The fp32 tile is the output itself when od is fp32; otherwise a transient (workspace).
-  Tensor z;
-  {
-    tensor::LedgerScope scope(od == ct ? tensor::current_category() : tensor::Category::workspace);
-    z = gemm2d(x, false, W, true, M, outf, in, ct);
-  }
   const Tensor bc = b.defined() ? as_dtype(b, ct) : Tensor();
-  // The pre-activation is kept (in od) only when the activation needs it for its derivative.
-  Tensor pre;
-  dispatch(ct, [&]<typename T>() {
-    if (act == Activation::gelu) {
-      kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M, outf,
-                                        Activation::identity);
-      pre = as_dtype(z, od);
-      if (pre.storage_id() == z.storage_id()) pre = z.clone();
-      kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), nullptr, M, outf, Activation::gelu);
-    } else {
-      kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M, outf, act);
+  Tensor y, pre;  // pre: the pre-activation, kept (in od) only when the derivative needs it
+  if (ct == DType::fp32) {
+    // One GEMM whose epilogue adds the bias, stores the GELU's pre-activation and applies the
+    // activation on each block of finished fp32 rows while it is in cache; the GEMM then
+    // rounds the block once into od. No fp32 copy of the output exists.
+    y = Tensor::empty(os, od);
+    if (act == Activation::gelu) pre = Tensor::empty({M, outf}, od);
+    const float* bias = bc.defined() ? bc.data_as<float>() : nullptr;
+    auto* pre_data = pre.defined() ? static_cast<unsigned char*>(pre.data()) : nullptr;
+    const std::size_t pre_size = size_of(od);
+    const kernels::cpu::GemmEpilogue epilogue = [&](std::int64_t r0, std::int64_t c0, std::int64_t rows,
+                                                    std::int64_t cols, float* c, std::int64_t ldc) {
+      const float* bj = bias ? bias + c0 : nullptr;
+      if (act != Activation::gelu) {
+        kernels::cpu::bias_act_forward_block(c, ldc, bj, rows, cols, act);
+        return;
+      }
+      kernels::cpu::bias_act_forward_block(c, ldc, bj, rows, cols, Activation::identity);
+      for (std::int64_t r = 0; r < rows; ++r)
+        numerics::encode(pre_data + static_cast<std::size_t>((r0 + r) * outf + c0) * pre_size, od, c + r * ldc,
+                         static_cast<std::size_t>(cols));
+      kernels::cpu::bias_act_forward_block(c, ldc, nullptr, rows, cols, Activation::gelu);
+    };
+    kernels::cpu::gemm(M, outf, in, 1.0f, operand(x, in, false), operand(W, in, true), 0.0f,
+                       GemmOutput{y.data(), od, outf}, epilogue);
+  } else {
+    // fp64 (gradient checks): GEMM into the compute dtype, then bias + activation in place,
+    // then one rounding to od. The fp64 tile is the output itself when od is fp64.
+    Tensor z;
+    {
+      tensor::LedgerScope scope(od == ct ? tensor::current_category() : tensor::Category::workspace);
+      z = gemm2d(x, false, W, true, M, outf, in, ct);
     }
-  });
-  Tensor y = as_dtype(z, od).view(os);
+    dispatch(ct, [&]<typename T>() {
+      if (act == Activation::gelu) {
+        kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M,
+                                          outf, Activation::identity);
+        pre = as_dtype(z, od);
+        if (pre.storage_id() == z.storage_id()) pre = z.clone();
+        kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), nullptr, M, outf, Activation::gelu);
+      } else {
+        kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M,
+                                          outf, act);
+      }
+    });
+    y = as_dtype(z, od).view(os);
+  }
   if (autograd::any_requires_grad({&x, &W, &b})) {
     autograd::record(y, "linear", {x, W, b},
                      [x, W, b, act, pre, yd = y.detach(), M, in, outf, ct, grad_hook](const Tensor& g) -> std::vector<Tensor> {
       // dZ = dY * act'(pre-activation) in the compute dtype; db = column sums of dZ.
-      Tensor dz = as_dtype(g, ct).view({M, outf});
+      Tensor dz = g.view({M, outf});
       Tensor db;
-      if (act != Activation::identity || b.requires_grad()) {
-        // dZ is transient (workspace); dW and db are parameter gradients (gradients).
+      if (b.requires_grad()) {
+        tensor::LedgerScope scope(tensor::Category::gradients);
+        db = Tensor::empty({outf}, ct);
+      }
+      const Tensor& saved = act == Activation::gelu ? pre : yd;
+      if (ct == DType::fp32 && act == Activation::identity && !grad_hook) {
+        // dZ is dY itself: the GEMMs read it in its own dtype (decoded exactly, so the products
+        // are those of its fp32 copy) and only db needs a pass over it.
+        if (db.defined()) kernels::cpu::column_sums(db.data_as<float>(), dz.data(), dz.dtype(), M, outf);
+      } else if (ct == DType::fp32) {
+        // One pass: dY and the saved activation are decoded row by row inside the kernel.
         Tensor dzc;
         {
           tensor::LedgerScope scope(tensor::Category::workspace);
           dzc = Tensor::empty({M, outf}, ct);
         }
-        if (b.requires_grad()) {
-          tensor::LedgerScope scope(tensor::Category::gradients);
-          db = Tensor::empty({outf}, ct);
-        }
-        const Tensor saved = as_dtype(act == Activation::gelu ? pre : yd, ct);
-        dispatch(ct, [&]<typename T>() {
-          kernels::cpu::bias_act_backward<T>(dzc.data_as<T>(), db.defined() ? db.data_as<T>() : nullptr, dz.data_as<T>(),
-                                             saved.data_as<T>(), nullptr, M, outf, act);
-        });
+        kernels::cpu::bias_act_backward_from(dzc.data_as<float>(), db.defined() ? db.data_as<float>() : nullptr,
+                                             dz.data(), dz.dtype(), saved.defined() ? saved.data() : nullptr,
+                                             saved.defined() ? saved.dtype() : ct, M, outf, act);
         dz = dzc;
+      } else {
+        dz = as_dtype(dz, ct);
+        if (act != Activation::identity || b.requires_grad()) {
+          // dZ is transient (workspace); dW and db are parameter gradients (gradients).
+          Tensor dzc;
+          {
+            tensor::LedgerScope scope(tensor::Category::workspace);
+            dzc = Tensor::empty({M, outf}, ct);
+          }
+          const Tensor saved_ct = as_dtype(saved, ct);
+          dispatch(ct, [&]<typename T>() {
+            kernels::cpu::bias_act_backward<T>(dzc.data_as<T>(), db.defined() ? db.data_as<T>() : nullptr,
+                                               dz.data_as<T>(), saved_ct.data_as<T>(), nullptr, M, outf, act);
+          });
+          dz = dzc;
+        }
       }
       if (grad_hook) dz = grad_hook(dz);
       Tensor dx, dW;

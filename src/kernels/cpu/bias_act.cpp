@@ -8,6 +8,8 @@
 #include "kernels/cpu/parallel_cols.h"
 #include "kernels/cpu/parallel_rows.h"
 #include "kernels/cpu/vec_math.h"
+#include "kernels/cpu/workspace.h"
+#include "numerics/convert.h"
 
 namespace mixtrain::kernels::cpu {
 namespace {
@@ -147,6 +149,53 @@ void bias_act_backward(T* dx, T* dbias, const T* dout, const T* x, const T* bias
       for (i64 n = 0; n < N; ++n)
         for (i64 c = c0; c < c1; ++c) dbias[c] += dx[n * C + c];
     });
+}
+
+void bias_act_forward_block(float* x, i64 ld, const float* bias, i64 rows, i64 C,
+                            Activation act) {
+  for (i64 r = 0; r < rows; ++r) forward_row<Fast>(x + r * ld, x + r * ld, bias, C, act);
+}
+
+namespace {
+
+// Row n of an (N, C) array of `t` as fp32: the array itself for fp32, else decoded into buf.
+const float* row_f32(float* buf, const void* base, DType t, i64 n, i64 C) {
+  const auto* p = static_cast<const unsigned char*>(base) + static_cast<std::size_t>(n * C) * size_of(t);
+  if (t == DType::fp32) return reinterpret_cast<const float*>(p);
+  numerics::decode(buf, p, t, static_cast<std::size_t>(C));
+  return buf;
+}
+
+}  // namespace
+
+void bias_act_backward_from(float* dx, float* dbias, const void* dout, DType dout_type,
+                            const void* x, DType x_type, i64 N, i64 C, Activation act) {
+  detail::for_rows(N, C, [&](i64 n) {
+    float* ba = thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(C));
+    float* bb = thread_scratch<float>(Scratch::act_b, static_cast<std::size_t>(C));
+    const float* d = row_f32(ba, dout, dout_type, n, C);
+    const float* xv = act == Activation::identity ? d : row_f32(bb, x, x_type, n, C);
+    backward_row<Fast>(dx + n * C, d, xv, static_cast<const float*>(nullptr), C, act);
+  });
+  if (dbias) column_sums(dbias, dx, DType::fp32, N, C);
+}
+
+void column_sums(float* dbias, const void* x, DType x_type, i64 N, i64 C) {
+  detail::for_col_blocks(C, N, [&](i64 c0, i64 c1) {
+    float* buf = thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(c1 - c0));
+    const std::size_t es = size_of(x_type);
+    const auto* base = static_cast<const unsigned char*>(x);
+    for (i64 c = c0; c < c1; ++c) dbias[c] = 0;
+    for (i64 n = 0; n < N; ++n) {
+      const unsigned char* p = base + static_cast<std::size_t>(n * C + c0) * es;
+      const float* v = buf;
+      if (x_type == DType::fp32)
+        v = reinterpret_cast<const float*>(p);
+      else
+        numerics::decode(buf, p, x_type, static_cast<std::size_t>(c1 - c0));
+      for (i64 c = c0; c < c1; ++c) dbias[c] += v[c - c0];
+    }
+  });
 }
 
 template <typename T>

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "numerics/format.h"
+
 namespace mixtrain::kernels::cpu {
 
 enum class Activation : std::uint8_t { identity, relu, gelu };
@@ -20,6 +22,23 @@ void bias_act_forward(T* out, const T* x, const T* bias, std::int64_t N, std::in
 template <typename T>
 void bias_act_backward(T* dx, T* dbias, const T* dout, const T* x, const T* bias, std::int64_t N,
                        std::int64_t C, Activation act);
+
+// bias_act_forward on one block of fp32 rows in place (x[r * ld + c], r < rows, c < C), on the
+// calling thread: the GEMM epilogue form, for rows that are still in cache. bias points at the
+// block's first column.
+void bias_act_forward_block(float* x, std::int64_t ld, const float* bias, std::int64_t rows,
+                            std::int64_t C, Activation act);
+
+// bias_act_backward (bias = nullptr) for 16-bit (or any dtype) dout and x: both are decoded
+// exactly row by row inside the kernel, so the backward reads them once in their own dtype
+// instead of after a whole fp32 copy each. dx and dbias are fp32.
+void bias_act_backward_from(float* dx, float* dbias, const void* dout, DType dout_type,
+                            const void* x, DType x_type, std::int64_t N, std::int64_t C,
+                            Activation act);
+
+// dbias (C) = column sums of x (N, C) stored in any dtype, in fp32 in row order (the sums
+// bias_act_backward forms for the identity).
+void column_sums(float* dbias, const void* x, DType x_type, std::int64_t N, std::int64_t C);
 
 template <typename T>
 void bias_act_forward_naive(T* out, const T* x, const T* bias, std::int64_t N, std::int64_t C,

@@ -86,6 +86,8 @@ struct Problem {
   GemmOperand A, B;
   float beta;
   GemmOutput C;
+  const GemmEpilogue* epilogue;  // null or empty: none
+  bool has_epilogue() const { return epilogue != nullptr && *epilogue; }
 };
 
 struct Tiling {
@@ -154,6 +156,7 @@ void sgemm_tiles(const Problem& p, bool parallel) {
     cblas_sgemm(CblasRowMajor, trans(p.A.transposed), trans(p.B.transposed), int(m), int(n),
                 int(p.K), p.alpha, ap, int(p.A.ld), bp, int(p.B.ld), p.beta, c + i0 * p.C.ld + j0,
                 int(p.C.ld));
+    if (p.has_epilogue()) (*p.epilogue)(i0, j0, m, n, c + i0 * p.C.ld + j0, p.C.ld);
   });
 }
 
@@ -234,6 +237,7 @@ void panel_tiles(const Problem& p, bool parallel) {
                   int(kc), p.alpha, ap, int(lda), bp, int(ldb), k0 == 0 ? p.beta : 1.0f, cp,
                   int(ldc));
     }
+    if (p.has_epilogue()) (*p.epilogue)(i0, j0, m, n, cp, ldc);
     if (conv_c) encode_rows(at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, p.C.ld, cp, m, n);
   });
 }
@@ -258,8 +262,16 @@ void packed_tiles(const Problem& p, bool parallel) {
       cp = static_cast<float*>(p.C.data) + i0 * p.C.ld + j0;
       ldc = p.C.ld;
     }
-    detail::packed_gemm_tile(i0, j0, m, n, p.K, p.alpha, p.A, p.B, p.beta, cp, ldc);
-    if (conv_c) encode_rows(at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, p.C.ld, cp, m, n);
+    // Final rows go through the epilogue and into C's dtype block by block, while in cache.
+    detail::TileRowsDone finish;
+    if (conv_c || p.has_epilogue())
+      finish = [&](i64 r, i64 rows) {
+        float* rp = cp + r * ldc;
+        if (p.has_epilogue()) (*p.epilogue)(i0 + r, j0, rows, n, rp, ldc);
+        if (conv_c)
+          encode_rows(at(p.C.data, i0 + r, j0, p.C.ld, p.C.dtype), p.C.dtype, p.C.ld, rp, rows, n);
+      };
+    detail::packed_gemm_tile(i0, j0, m, n, p.K, p.alpha, p.A, p.B, p.beta, cp, ldc, finish);
   });
 }
 #endif
@@ -300,16 +312,25 @@ void validate(i64 M, i64 N, i64 K, const GemmOperand& A, const GemmOperand& B,
 }
 
 void gemm_impl(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const GemmOperand& B,
-               float beta, const GemmOutput& C, bool parallel) {
+               float beta, const GemmOutput& C, bool parallel, const GemmEpilogue* epilogue = nullptr) {
   if (M == 0 || N == 0) return;
+  const bool all64 = A.dtype == DType::fp64 && B.dtype == DType::fp64 && C.dtype == DType::fp64;
+  check(!all64 || epilogue == nullptr || !*epilogue,
+        "gemm: an epilogue needs an fp32 stage (not all-fp64 operands)");
   blas_single_threaded();
   const double scaled = double(alpha) * double(A.scale_inv) * double(B.scale_inv);
   if (K == 0) {
     scale_c(M, N, beta, C);
+    if (epilogue != nullptr && *epilogue) {
+      std::vector<float> c(static_cast<std::size_t>(M * N));
+      decode_rows(c.data(), at(C.data, 0, 0, C.ld, C.dtype), C.dtype, M, N, C.ld);
+      (*epilogue)(0, 0, M, N, c.data(), N);
+      encode_rows(static_cast<unsigned char*>(C.data), C.dtype, C.ld, c.data(), M, N);
+    }
     return;
   }
-  const Problem p{M, N, K, static_cast<float>(scaled), A, B, beta, C};
-  if (A.dtype == DType::fp64 && B.dtype == DType::fp64 && C.dtype == DType::fp64) {
+  const Problem p{M, N, K, static_cast<float>(scaled), A, B, beta, C, epilogue};
+  if (all64) {
     dgemm_tiles(p, scaled, double(beta), parallel);
 #if MIXTRAIN_HAVE_AVX2_KERNELS
   } else if (detail::packed_gemm_available()) {
@@ -358,10 +379,10 @@ void reset_gemm_flops() {
 }
 
 void gemm(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const GemmOperand& B,
-          float beta, const GemmOutput& C) {
+          float beta, const GemmOutput& C, const GemmEpilogue& epilogue) {
   validate(M, N, K, A, B, C);
   count_flops(1, M, N, K, A.dtype, B.dtype);
-  gemm_impl(M, N, K, alpha, A, B, beta, C, true);
+  gemm_impl(M, N, K, alpha, A, B, beta, C, true, &epilogue);
 }
 
 void gemm_batched(i64 batch, i64 M, i64 N, i64 K, float alpha, const GemmOperand& A,

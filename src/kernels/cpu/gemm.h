@@ -28,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "numerics/format.h"
 
@@ -47,9 +48,18 @@ struct GemmOutput {
   std::int64_t ld;
 };
 
+// Finished fp32 results handed to the caller before they are rounded into C's dtype: rows
+// [row0, row0 + rows) and columns [col0, col0 + cols) of C, at c (row stride ldc), to be updated
+// in place. Called once per block of final rows while they are still in cache (so a bias,
+// activation or second output costs no extra pass over C), possibly concurrently for disjoint
+// blocks. Not for all-fp64 products, which have no fp32 stage.
+using GemmEpilogue = std::function<void(std::int64_t row0, std::int64_t col0, std::int64_t rows,
+                                        std::int64_t cols, float* c, std::int64_t ldc)>;
+
 // Row-major. op(A) is (M, K), op(B) is (K, N), C is (M, N).
 void gemm(std::int64_t M, std::int64_t N, std::int64_t K, float alpha, const GemmOperand& A,
-          const GemmOperand& B, float beta, const GemmOutput& C);
+          const GemmOperand& B, float beta, const GemmOutput& C,
+          const GemmEpilogue& epilogue = {});
 
 // `batch` independent GEMMs whose operands start stride_* elements apart.
 void gemm_batched(std::int64_t batch, std::int64_t M, std::int64_t N, std::int64_t K, float alpha,

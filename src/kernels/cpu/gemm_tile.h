@@ -29,8 +29,11 @@ bool packed_gemm_available();
 
 // The tile of rows [i0, i0 + m) and columns [j0, j0 + n) of C = alpha * op(A) op(B) + beta * C,
 // where c points at the tile's first element (fp32, row stride ldc). beta == 0 never reads C.
+// finish, when set, is called with (first row, rows) relative to the tile for each block of rows
+// as soon as they are final.
+using TileRowsDone = std::function<void(std::int64_t row, std::int64_t rows)>;
 void packed_gemm_tile(std::int64_t i0, std::int64_t j0, std::int64_t m, std::int64_t n,
                       std::int64_t K, float alpha, const GemmOperand& A, const GemmOperand& B,
-                      float beta, float* c, std::int64_t ldc);
+                      float beta, float* c, std::int64_t ldc, const TileRowsDone& finish = {});
 
 }  // namespace mixtrain::kernels::cpu::detail

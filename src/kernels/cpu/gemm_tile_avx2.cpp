@@ -262,7 +262,8 @@ void edge_kernel(i64 kc, const float* a, const float* b, float* c, i64 ldc, i64 
 }  // namespace
 
 void packed_gemm_tile(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha, const GemmOperand& A,
-                      const GemmOperand& B, float beta, float* c, i64 ldc) {
+                      const GemmOperand& B, float beta, float* c, i64 ldc,
+                      const TileRowsDone& finish) {
   const i64 kcap = std::min(K, KC);
   const i64 np = round_up(n, NR);
   float* pb = aligned_scratch(Scratch::gemm_b, kcap * np);
@@ -290,6 +291,7 @@ void packed_gemm_tile(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha, const Ge
             edge_kernel(kc, ap, bp, cp, ldc, rows, cols, e);
         }
       }
+      if (finish && k0 + kc == K) finish(ib, mc);
     }
   }
 }

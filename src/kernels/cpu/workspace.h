@@ -8,7 +8,7 @@
 namespace mixtrain::kernels::cpu {
 
 // Scratch slots; a kernel uses distinct slots for buffers that are live at the same time.
-enum class Scratch : int { col, col2, gemm_a, gemm_b, gemm_c, gemm_rows, count };
+enum class Scratch : int { col, col2, gemm_a, gemm_b, gemm_c, gemm_rows, act_a, act_b, count };
 
 // n elements of T for the calling thread, valid until its next request for the same slot.
 // Contents are unspecified.
