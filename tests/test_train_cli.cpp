@@ -69,6 +69,36 @@ TEST(TrainCli, TrainWritesFilesAndResumeIsBitExact) {
   EXPECT_NE(ins.out.find("master.fc1.weight"), std::string::npos);
 }
 
+// bench --profile: the op table accounts for the step (forward and backward of every op, the
+// engine and the optimizer add up to about the median step), on stdout's JSON line and stderr.
+TEST(TrainCli, BenchProfileAccountsForTheStep) {
+  NEED_FASHION();
+  auto r = run("bench --model mlp --precision bf16 --batch 64 --steps 8 --profile");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("profile")) << r.out;
+  double sum = 0, linear_fwd = 0, linear_bwd = 0;
+  bool optimizer = false;
+  for (const auto& row : j["profile"]) {
+    sum += row["forward_ms"].get<double>() + row["backward_ms"].get<double>() + row["other_ms"].get<double>();
+    if (row["op"] == "linear") {
+      linear_fwd = row["forward_ms"].get<double>();
+      linear_bwd = row["backward_ms"].get<double>();
+      EXPECT_EQ(row["forward_calls"].get<double>(), 3.0);  // three Linear layers per step
+      EXPECT_EQ(row["backward_calls"].get<double>(), 3.0);
+    }
+    if (row["op"] == "(optimizer and loss scaling)") optimizer = row["other_ms"].get<double>() > 0;
+  }
+  EXPECT_GT(linear_fwd, 0.0);
+  EXPECT_GT(linear_bwd, 0.0);
+  EXPECT_TRUE(optimizer);
+  // Per-step averages over the profiled steps against the median step: same order of size.
+  const double median = j["median_ms"].get<double>();
+  EXPECT_GT(sum, 0.5 * median) << r.err;
+  EXPECT_LT(sum, 2.0 * median) << r.err;
+  EXPECT_NE(r.err.find("linear"), std::string::npos) << r.err;
+}
+
 TEST(TrainCli, GptOnFortunes) {
   if (!have_fortunes()) GTEST_SKIP() << "fortunes not installed (apt-get install fortunes)";
   TempDir d;

@@ -52,6 +52,20 @@ void run_gemm(const GemmArgs& a) {
   std::printf("%s\n", j.dump().c_str());
 }
 
+// The profile as a table on stderr: ms per step by op, largest first, with the share of the
+// median step.
+void print_profile(const nlohmann::json& rows, double step_ms) {
+  std::fprintf(stderr, "%-34s %10s %10s %10s %7s\n", "op", "fwd ms", "bwd ms", "other ms", "share");
+  double sum = 0;
+  for (const auto& r : rows) {
+    const double f = r["forward_ms"].get<double>(), b = r["backward_ms"].get<double>(), o = r["other_ms"].get<double>();
+    sum += f + b + o;
+    std::fprintf(stderr, "%-34s %10.2f %10.2f %10.2f %6.1f%%\n", r["op"].get<std::string>().c_str(), f, b, o,
+                 100.0 * (f + b + o) / step_ms);
+  }
+  std::fprintf(stderr, "%-34s %32.2f (median step %.2f ms)\n", "total", sum, step_ms);
+}
+
 }  // namespace
 
 void register_bench(CLI::App& app) {
@@ -60,9 +74,13 @@ void register_bench(CLI::App& app) {
   bench->require_subcommand(0, 1);
   // bench --model: median ms/step of real training steps (no files written, no evaluation).
   auto mf = std::make_shared<TrainFlags>();
+  auto profile = std::make_shared<bool>(false);
   add_train_flags(bench, *mf, true);
+  bench->add_flag("--profile", *profile,
+                  "also time every op of the timed steps (forward, backward, optimizer): a \"profile\" field in the "
+                  "JSON line and a table on stderr");
   bench->get_option("--model")->required(false);
-  bench->callback([bench, mf] {
+  bench->callback([bench, mf, profile] {
     if (!bench->get_subcommands().empty()) return;  // `bench gemm` ran
     check(bench->count("--model") > 0, "bench: give --model M (or the `gemm` subcommand)");
     train::TrainConfig& c = mf->cfg;
@@ -73,6 +91,7 @@ void register_bench(CLI::App& app) {
     topt.write_files = false;
     topt.evaluate = false;
     topt.warmup_steps_excluded = std::min<std::int64_t>(3, rc.cfg.steps / 2);
+    topt.profile = *profile;
     const auto s = train::run_training(rc, topt);
     nlohmann::ordered_json j;
     j["bench"] = "model";
@@ -87,6 +106,10 @@ void register_bench(CLI::App& app) {
     j["peak_bytes"] = s["peak_bytes"];
     j["peak_bytes_by_dtype"] = s["peak_bytes_by_dtype"];
     j["peak_rss_bytes"] = s["peak_rss_bytes"];
+    if (s.contains("profile")) {
+      j["profile"] = s["profile"];
+      print_profile(s["profile"], s["ms_per_step"].get<double>());
+    }
     std::printf("%s\n", j.dump().c_str());
   });
   auto g = std::make_shared<GemmArgs>();

@@ -1,9 +1,11 @@
 // Reverse-mode execution: topological order by depth-first search from the root, gradients summed
 // per tensor in fp32/fp64, rounded to each intermediate tensor's dtype, and accumulated into leaves.
+#include <chrono>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "autograd/grad_info.h"
+#include "autograd/profiler.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -89,6 +91,7 @@ void record(Tensor& out, const char* op, std::vector<Tensor> inputs,
   gi = std::make_shared<GradInfo>();
   gi->requires_grad = true;
   gi->grad_fn = std::move(node);
+  if (OpProfiler* prof = OpProfiler::active()) prof->forward_op(op);
 }
 
 }  // namespace autograd
@@ -120,6 +123,9 @@ void Tensor::backward() const { backward(Tensor(), false); }
 void Tensor::backward(const Tensor& seed, bool retain_graph) const {
   using autograd::Node;
   check(requires_grad(), "backward: tensor does not require grad");
+  if (autograd::OpProfiler* prof = autograd::OpProfiler::active()) prof->mark("(between forward and backward)");
+  const auto t_entry = std::chrono::steady_clock::now();
+  double node_ms = 0;
   Tensor g = seed;
   if (!g.defined()) {
     check(numel_ == 1, "backward: tensor of shape " + to_string(shape_) +
@@ -168,6 +174,8 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
     Tensor gout = std::move(found->second);
     pending.erase(found);
     if (autograd::t_observer) autograd::t_observer->on_grad(*node, gout);
+    autograd::OpProfiler* prof = autograd::OpProfiler::active();
+    const auto t0 = prof ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::vector<Tensor> gin;
     {
       tensor::LedgerScope scope(tensor::Category::activations);
@@ -193,6 +201,11 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
         pending[child] = std::move(acc);
       }
     }
+    if (prof) {
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      prof->backward_op(node->op, ms);
+      node_ms += ms;
+    }
     if (!retain_graph) {
       // Frees the saved tensors now, as PyTorch does, instead of when the output goes away.
       node->released = true;
@@ -201,6 +214,12 @@ void Tensor::backward(const Tensor& seed, bool retain_graph) const {
     }
   }
   for (auto* gi : leaf_order) autograd::accumulate_leaf(*gi, leaf_grads[gi], leaf_dtypes[gi]);
+  if (autograd::OpProfiler* prof = autograd::OpProfiler::active()) {
+    // The engine's own time (ordering, bookkeeping, leaf accumulation): the whole backward less
+    // the nodes already counted.
+    prof->backward_op("(autograd engine)", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_entry).count() - node_ms);
+    prof->restart();
+  }
 }
 
 }  // namespace mixtrain

@@ -18,6 +18,7 @@
 #include "amp/autocast.h"
 #include "amp/grad_scaler.h"
 #include "autograd/grad_info.h"
+#include "autograd/profiler.h"
 #include "io/atomic_file.h"
 #include "kernels/cpu/gemm.h"
 #include "numerics/convert.h"
@@ -274,6 +275,8 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   const std::int64_t end = c.stop_after > 0 ? std::min(total, c.stop_after) : total;
   kernels::cpu::reset_gemm_flops();
   std::int64_t precision_events = 0;
+  std::map<std::string, autograd::OpProfiler::Row> profile;
+  std::int64_t profiled_steps = 0;
   for (std::int64_t step = start; step < end; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     opt->set_lr(schedule.at(step));
@@ -291,6 +294,8 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
       capture.emplace();
       observe.emplace(&*act_grads);
     }
+    std::optional<autograd::OpProfiler> prof;
+    if (topt.profile && !sample && step - start >= topt.warmup_steps_excluded) prof.emplace();
     for (std::int64_t micro = 0; micro < c.accumulate; ++micro) {
       Tensor loss;
       double acc = -1;
@@ -324,6 +329,20 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     const bool applied = scaler.step(*opt);
     scaler.update();
     opt->zero_grad();
+    if (prof) {
+      prof->mark("(optimizer and loss scaling)");
+      for (const auto& r : prof->rows()) {
+        auto& a = profile[r.op];
+        a.op = r.op;
+        a.forward_ms += r.forward_ms;
+        a.backward_ms += r.backward_ms;
+        a.other_ms += r.other_ms;
+        a.forward_calls += r.forward_calls;
+        a.backward_calls += r.backward_calls;
+      }
+      ++profiled_steps;
+      prof.reset();
+    }
     std::vector<amp::PrecisionEvent> events;
     if (probe) events = pilot->finish_probe(step);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -386,6 +405,19 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted.empty() ? NAN : sorted[sorted.size() / 2];
   summary["ms_per_step"] = median;
+  if (topt.profile && profiled_steps > 0) {
+    std::vector<autograd::OpProfiler::Row> rows;
+    for (const auto& [k, r] : profile) rows.push_back(r);
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.total_ms() > b.total_ms(); });
+    const auto n = static_cast<double>(profiled_steps);
+    nlohmann::json p = nlohmann::json::array();
+    for (const auto& r : rows)
+      p.push_back({{"op", r.op}, {"forward_ms", r.forward_ms / n}, {"backward_ms", r.backward_ms / n},
+                   {"other_ms", r.other_ms / n}, {"forward_calls", static_cast<double>(r.forward_calls) / n},
+                   {"backward_calls", static_cast<double>(r.backward_calls) / n}});
+    summary["profile"] = p;
+    summary["profiled_steps"] = profiled_steps;
+  }
   summary["samples_per_s"] = sorted.empty() ? NAN : 1000.0 * static_cast<double>(task->samples_per_step()) / median;
   const auto snap = tensor::Ledger::snapshot();
   nlohmann::json peaks = nlohmann::json::object();

@@ -14,6 +14,9 @@ struct TrainOptions {
   bool write_files = true;   // metrics, summary, checkpoint into cfg.out_dir
   bool evaluate = true;      // held-out evaluation at the end
   std::int64_t warmup_steps_excluded = 2;  // from the ms/step median
+  // Per-op wall time (autograd/profiler.h) of the timed steps that sample no statistics, as
+  // summary["profile"]: ms per step for each op, forward and backward, and the optimizer.
+  bool profile = false;
 };
 
 // Runs the whole training; returns the summary (also written to out_dir/summary.json). Throws
