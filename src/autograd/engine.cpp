@@ -45,6 +45,11 @@ void accumulate_leaf(GradInfo& gi, const Tensor& g, DType leaf_dtype) {
   tensor::LedgerScope scope(tensor::Category::gradients);
   if (gi.grad.defined()) {
     gi.grad = accumulate(gi.grad, g);
+  } else if (g.sole_owner() && g.dtype() == accumulation_dtype(leaf_dtype) && g.scale() == 1.0f) {
+    // A gradient only the engine holds (a closure's fresh output) becomes .grad as it is: no
+    // copy of every parameter's gradient per step.
+    g.recategorise(tensor::Category::gradients);
+    gi.grad = g;
   } else {
     gi.grad = g.to(accumulation_dtype(leaf_dtype));
   }

@@ -32,6 +32,13 @@ Storage::Storage(std::size_t bytes, DType dtype, Category category)
   Ledger::on_alloc(category_, dtype_, static_cast<std::int64_t>(bytes_));
 }
 
+void Storage::recategorise(Category c) {
+  if (c == category_) return;
+  Ledger::on_free(category_, dtype_, static_cast<std::int64_t>(bytes_));
+  category_ = c;
+  Ledger::on_alloc(category_, dtype_, static_cast<std::int64_t>(bytes_));
+}
+
 Storage::~Storage() {
   Ledger::on_free(category_, dtype_, static_cast<std::int64_t>(bytes_));
   CachingAllocator::release(data_, bytes_);

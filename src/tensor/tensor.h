@@ -40,6 +40,8 @@ class Storage {
   void* data() const { return data_; }
   std::size_t bytes() const { return bytes_; }
   Category category() const { return category_; }
+  // Moves the bytes to another ledger category (a tensor taken over for a new role).
+  void recategorise(Category c);
 
  private:
   void* data_;
@@ -125,6 +127,11 @@ class Tensor {
 
   // Identity of the underlying storage (cast caches key on it).
   const void* storage_id() const { return storage_.get(); }
+  // True when no other Tensor (view or copy of this handle) shares the storage: the autograd
+  // engine may then keep it as a leaf's gradient instead of copying it.
+  bool sole_owner() const { return storage_ && storage_.use_count() == 1; }
+  // Moves the storage to another ledger category.
+  void recategorise(tensor::Category c) const { storage_->recategorise(c); }
 
  private:
   std::shared_ptr<tensor::Storage> storage_;
