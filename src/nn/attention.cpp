@@ -21,14 +21,8 @@ CausalSelfAttention::CausalSelfAttention(const AttentionOptions& o) : opt_(o) {
 Tensor CausalSelfAttention::forward_impl(const Tensor& x) {
   check(x.dim() == 3 && x.size(2) == opt_.width, "CausalSelfAttention '" + name() + "': expected (B, T, " +
                                                      std::to_string(opt_.width) + "), got " + to_string(x.shape()));
-  const std::int64_t B = x.size(0), T = x.size(1), C = opt_.width, H = opt_.heads, D = C / H;
-  // (B, T, 3C) -> (B, T, 3, H, D) -> (3, B, H, T, D): one permute copy, then q, k, v are three
-  // contiguous slabs of the leading dimension.
-  const Tensor qkv = ops::permute(ops::reshape(qkv_->forward(x), {B, T, 3, H, D}), {2, 0, 3, 1, 4});
-  auto part = [&](std::int64_t i) { return ops::reshape(ops::slice(qkv, 0, i, i + 1), {B, H, T, D}); };
-  const Tensor y = ops::causal_self_attention(part(0), part(1), part(2));
-  // (B, H, T, D) -> (B, T, H, D) -> (B, T, C)
-  return proj_->forward(ops::reshape(ops::permute(y, {0, 2, 1, 3}), {B, T, C}));
+  // The op splits (B, T, 3C) into heads and merges them back itself (no permute/slice nodes).
+  return proj_->forward(ops::causal_self_attention_qkv(qkv_->forward(x), opt_.heads));
 }
 
 }  // namespace mixtrain::nn

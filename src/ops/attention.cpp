@@ -3,12 +3,75 @@
 // ledger sees them.
 #include "ops/attention.h"
 
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
 #include "autograd/grad_info.h"
 #include "kernels/cpu/attention.h"
 #include "ops/common.h"
+#include "numerics/convert.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace mixtrain::ops {
+namespace {
+
+template <typename U>
+constexpr DType dtype_of() {
+  return std::is_same_v<U, double> ? DType::fp64 : DType::fp32;
+}
+
+// Copies between the (B, T, G*H*D) row layout (G groups of heads side by side: G = 3 for qkv,
+// 1 for the merged output) and G slabs of (B*H, T, D), converting dtypes on the way: to_heads
+// decodes rows of `src` (any dtype) into fp32/fp64 slabs, from_heads encodes slabs into rows. One
+// conversion call per (b, t) row (the head pieces are D elements, too short to convert one by
+// one), rows in parallel.
+template <typename U>
+void to_heads(U* slabs, const Tensor& rows, std::int64_t B, std::int64_t T, std::int64_t G, std::int64_t H,
+              std::int64_t D) {
+  const std::size_t es = rows.element_size();
+  const auto* src = static_cast<const unsigned char*>(rows.data());
+  const std::int64_t width = G * H * D, slab = B * H * T * D;
+  runtime::parallel_for(static_cast<std::size_t>(B * T), 64, [&](std::size_t lo, std::size_t hi) {
+    std::vector<U> buf(static_cast<std::size_t>(width));
+    for (std::size_t r = lo; r < hi; ++r) {
+      const auto bt = static_cast<std::int64_t>(r), b = bt / T, t = bt % T;
+      const unsigned char* p = src + static_cast<std::size_t>(bt * width) * es;
+      const U* row = reinterpret_cast<const U*>(p);  // already U: read in place
+      if (rows.dtype() != dtype_of<U>()) {
+        numerics::decode(buf.data(), p, rows.dtype(), buf.size());
+        row = buf.data();
+      }
+      for (std::int64_t g = 0; g < G; ++g)
+        for (std::int64_t h = 0; h < H; ++h)
+          std::copy_n(row + (g * H + h) * D, D, slabs + g * slab + ((b * H + h) * T + t) * D);
+    }
+  });
+}
+
+template <typename U>
+void from_heads(Tensor& rows, const U* slabs, std::int64_t B, std::int64_t T, std::int64_t G, std::int64_t H,
+                std::int64_t D) {
+  const std::size_t es = rows.element_size();
+  auto* dst = static_cast<unsigned char*>(rows.data());
+  const std::int64_t width = G * H * D, slab = B * H * T * D;
+  runtime::parallel_for(static_cast<std::size_t>(B * T), 64, [&](std::size_t lo, std::size_t hi) {
+    std::vector<U> buf(static_cast<std::size_t>(width));
+    const bool same = rows.dtype() == dtype_of<U>();  // then written in place, no conversion
+    for (std::size_t r = lo; r < hi; ++r) {
+      const auto bt = static_cast<std::int64_t>(r), b = bt / T, t = bt % T;
+      unsigned char* p = dst + static_cast<std::size_t>(bt * width) * es;
+      U* row = same ? reinterpret_cast<U*>(p) : buf.data();
+      for (std::int64_t g = 0; g < G; ++g)
+        for (std::int64_t h = 0; h < H; ++h)
+          std::copy_n(slabs + g * slab + ((b * H + h) * T + t) * D, D, row + (g * H + h) * D);
+      if (!same) numerics::encode(p, rows.dtype(), buf.data(), buf.size());
+    }
+  });
+}
+
+}  // namespace
 
 Tensor causal_self_attention(const Tensor& q0, const Tensor& k0, const Tensor& v0, std::optional<DType> out) {
   const DType widest = promote(promote(q0.dtype(), k0.dtype()), v0.dtype());
@@ -49,6 +112,50 @@ Tensor causal_self_attention(const Tensor& q0, const Tensor& k0, const Tensor& v
                                             att.data_as<U>(), B, H, T, D);
       });
       return {q.requires_grad() ? dq : Tensor(), k.requires_grad() ? dk : Tensor(), v.requires_grad() ? dv : Tensor()};
+    });
+  }
+  return r;
+}
+
+Tensor causal_self_attention_qkv(const Tensor& qkv0, std::int64_t H, std::optional<DType> out) {
+  const char* name = "causal_self_attention";
+  const Tensor qkv = autocast(name, qkv0, qkv0.dtype());
+  check(qkv.dim() == 3 && H > 0 && qkv.size(2) % (3 * H) == 0,
+        "causal_self_attention: qkv must be (B, T, 3C) with C a multiple of the " + std::to_string(H) +
+            " heads, got " + to_string(qkv.shape()));
+  const std::int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3, D = C / H;
+  const DType od = out.value_or(qkv.dtype());
+  const DType ct = compute_dtype({qkv.dtype(), od});
+  auto workspace = [](const Shape& s, DType t) {
+    tensor::LedgerScope scope(tensor::Category::workspace);
+    return Tensor::empty(s, t);
+  };
+  Tensor r = Tensor::empty({B, T, C}, od);
+  dispatch(ct, [&]<typename U>() {
+    const std::int64_t slab = B * H * T * D;
+    Tensor heads = workspace({3, B, H, T, D}, ct), y = workspace({B, H, T, D}, ct), att = workspace({B, H, T, T}, ct);
+    U* q = heads.data_as<U>();
+    to_heads(q, qkv, B, T, 3, H, D);
+    kernels::cpu::attention_forward<U>(y.data_as<U>(), att.data_as<U>(), q, q + slab, q + 2 * slab, B, H, T, D);
+    from_heads(r, y.data_as<const U>(), B, T, 1, H, D);
+  });
+  if (autograd::any_requires_grad({&qkv})) {
+    autograd::record(r, name, {qkv}, [qkv, B, H, T, C, D, ct, workspace](const Tensor& g) -> std::vector<Tensor> {
+      Tensor dqkv = Tensor::empty({B, T, 3 * C}, ct);
+      dispatch(ct, [&]<typename U>() {
+        const std::int64_t slab = B * H * T * D;
+        Tensor heads = workspace({3, B, H, T, D}, ct), grads = workspace({3, B, H, T, D}, ct);
+        Tensor gy = workspace({B, H, T, D}, ct), att = workspace({B, H, T, T}, ct), datt = workspace({B, H, T, T}, ct);
+        U* q = heads.data_as<U>();
+        U* dq = grads.data_as<U>();
+        to_heads(q, qkv, B, T, 3, H, D);
+        to_heads(gy.data_as<U>(), g, B, T, 1, H, D);
+        kernels::cpu::attention_probs<U>(att.data_as<U>(), q, q + slab, B, H, T, D);
+        kernels::cpu::attention_backward<U>(dq, dq + slab, dq + 2 * slab, datt.data_as<U>(), gy.data_as<const U>(), q,
+                                            q + slab, q + 2 * slab, att.data_as<const U>(), B, H, T, D);
+        from_heads(dqkv, grads.data_as<const U>(), B, T, 3, H, D);
+      });
+      return {dqkv};
     });
   }
   return r;

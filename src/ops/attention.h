@@ -17,4 +17,13 @@ namespace mixtrain::ops {
 Tensor causal_self_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                              std::optional<DType> out = std::nullopt);
 
+// The same attention on the QKV projection's own layout: qkv (B, T, 3C) holds q, k, v side by
+// side, each (B, T, H, D) with C = H D, and the result is (B, T, C), heads merged. The head split
+// and merge happen inside the op as part of its fp32 conversion passes, so there are no
+// permute/slice nodes whose backward would build three zero-filled (B, T, 3C) gradients and sum
+// them: the backward writes dq, dk and dv straight into one (B, T, 3C) gradient. Values are
+// those of causal_self_attention on the permuted slices, bit for bit (same op name).
+Tensor causal_self_attention_qkv(const Tensor& qkv, std::int64_t heads,
+                                 std::optional<DType> out = std::nullopt);
+
 }  // namespace mixtrain::ops
