@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "kernels/cpu/gemm_tile.h"
 #include "kernels/cpu/workspace.h"
@@ -101,93 +103,161 @@ inline void transpose8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-// Interleaves `rows` runs of kc floats (runs[r]) into one micro-panel of width W
+// Loads of fp32 lanes straight from a stored format, so that packing decodes on the way
+// instead of in a separate pass: fp32 as is, bf16 by a 16-bit shift, fp16 through F16C. The
+// other formats (fp8, fp64) are decoded by decode_run into a row buffer and packed from there
+// with F32.
+struct F32 {
+  static constexpr std::size_t size = 4;
+  static __m256 load8(const unsigned char* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+  static float load1(const unsigned char* p) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+};
+struct BF16 {
+  static constexpr std::size_t size = 2;
+  static __m256 load8(const unsigned char* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static float load1(const unsigned char* p) {
+    std::uint16_t h;
+    std::memcpy(&h, p, 2);
+    const std::uint32_t bits = std::uint32_t{h} << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+};
+struct FP16 {
+  static constexpr std::size_t size = 2;
+  static __m256 load8(const unsigned char* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static float load1(const unsigned char* p) {
+    std::uint16_t h[8] = {};
+    std::memcpy(h, p, 2);
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))));
+  }
+};
+
+// Interleaves `rows` runs of kc values (runs[r], in L's format) into one micro-panel of width W
 // (d[k * W + r]); lanes r >= rows are zero. Eight k at a time through 8 x 8 transposes; for
 // W = 6 each k's store writes two lanes past its six, which the next k (or the next panel, or
 // the buffer's slack) overwrites, so k runs upwards.
-template <i64 W>
-void interleave(float* d, const float* const* runs, i64 rows, i64 kc) {
+template <i64 W, typename L>
+void interleave(float* d, const unsigned char* const* runs, i64 rows, i64 kc) {
   i64 k = 0;
   for (; k + 8 <= kc; k += 8) {
     for (i64 g = 0; g < W; g += 8) {
       __m256 r[8];
       for (i64 i = 0; i < 8; ++i)
-        r[i] = g + i < rows ? _mm256_loadu_ps(runs[g + i] + k) : _mm256_setzero_ps();
+        r[i] = g + i < rows ? L::load8(runs[g + i] + static_cast<std::size_t>(k) * L::size) : _mm256_setzero_ps();
       transpose8(r);
       for (i64 t = 0; t < 8; ++t) _mm256_storeu_ps(d + (k + t) * W + g, r[t]);
     }
   }
   for (; k < kc; ++k) {
     float* dk = d + k * W;
-    for (i64 r = 0; r < rows; ++r) dk[r] = runs[r][k];
+    for (i64 r = 0; r < rows; ++r) dk[r] = L::load1(runs[r] + static_cast<std::size_t>(k) * L::size);
     for (i64 r = rows; r < W; ++r) dk[r] = 0.0f;
   }
 }
 
 // W consecutive rows of op(A), or columns of op(B), whose kc values along k lie contiguous in
-// memory (A not transposed, B transposed: both are rows of the stored matrix): decoded into tmp,
-// then interleaved.
-template <i64 W>
-void pack_runs(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc,
-               float* tmp) {
-  const float* runs[W];
-  for (i64 r = 0; r < count; ++r)
-    runs[r] = decode_run(tmp + r * kc, element(X, first + r, k0), X.dtype, kc);
-  interleave<W>(d, runs, count, kc);
+// memory (A not transposed, B transposed: both are rows of the stored matrix), interleaved. With
+// L = F32 for a format that decode_run converts, the runs are first decoded into tmp.
+template <i64 W, typename L>
+void pack_runs(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc, float* tmp) {
+  const unsigned char* runs[W];
+  for (i64 r = 0; r < count; ++r) {
+    runs[r] = element(X, first + r, k0);
+    if (std::is_same_v<L, F32> && X.dtype != DType::fp32)
+      runs[r] = reinterpret_cast<const unsigned char*>(decode_run(tmp + r * kc, runs[r], X.dtype, kc));
+  }
+  interleave<W, L>(d, runs, count, kc);
 }
 
 // op(A) rows [i0, i0 + mc), k in [k0, k0 + kc) -> 6-row micro-panels.
+template <typename L>
 void pack_a(float* pa, const GemmOperand& A, i64 i0, i64 mc, i64 k0, i64 kc, float* tmp) {
   if (!A.transposed) {
     // Row i of op(A) is row i of A: contiguous along k.
     for (i64 p = 0; p * MR < mc; ++p)
-      pack_runs<MR>(pa + p * kc * MR, A, i0 + p * MR, std::min(MR, mc - p * MR), k0, kc,
-                       tmp);
+      pack_runs<MR, L>(pa + p * kc * MR, A, i0 + p * MR, std::min(MR, mc - p * MR), k0, kc, tmp);
     return;
   }
   // op(A)(i, k) = A(k, i): each stored row k holds mc consecutive i.
+  const bool decoded = std::is_same_v<L, F32> && A.dtype != DType::fp32;
   for (i64 k = 0; k < kc; ++k) {
-    const float* v = decode_run(tmp, element(A, k0 + k, i0), A.dtype, mc);
+    const unsigned char* v = element(A, k0 + k, i0);
+    if (decoded) v = reinterpret_cast<const unsigned char*>(decode_run(tmp, v, A.dtype, mc));
     for (i64 p = 0; p * MR < mc; ++p) {
       float* d = pa + (p * kc + k) * MR;
       if (p * MR + 8 <= mc && k + 1 < kc) {
         // Eight lanes: the two past this k's six are the next k's, written after this.
-        _mm256_storeu_ps(d, _mm256_loadu_ps(v + p * MR));
+        _mm256_storeu_ps(d, L::load8(v + static_cast<std::size_t>(p * MR) * L::size));
         continue;
       }
       const i64 rows = std::min(MR, mc - p * MR);
-      for (i64 r = 0; r < rows; ++r) d[r] = v[p * MR + r];
+      for (i64 r = 0; r < rows; ++r) d[r] = L::load1(v + static_cast<std::size_t>(p * MR + r) * L::size);
       for (i64 r = rows; r < MR; ++r) d[r] = 0.0f;
     }
   }
 }
 
 // op(B) k in [k0, k0 + kc), columns [j0, j0 + n) -> 16-column micro-panels.
+template <typename L>
 void pack_b(float* pb, const GemmOperand& B, i64 j0, i64 n, i64 k0, i64 kc, float* tmp) {
   if (B.transposed) {
     // Column j of op(B) is row j of B: contiguous along k.
     for (i64 q = 0; q * NR < n; ++q)
-      pack_runs<NR>(pb + q * kc * NR, B, j0 + q * NR, std::min(NR, n - q * NR), k0, kc,
-                       tmp);
+      pack_runs<NR, L>(pb + q * kc * NR, B, j0 + q * NR, std::min(NR, n - q * NR), k0, kc, tmp);
     return;
   }
   // Row k of op(B) is row k of B: n consecutive columns.
+  const bool decoded = std::is_same_v<L, F32> && B.dtype != DType::fp32;
   for (i64 k = 0; k < kc; ++k) {
-    const float* v = decode_run(tmp, element(B, k0 + k, j0), B.dtype, n);
+    const unsigned char* v = element(B, k0 + k, j0);
+    if (decoded) v = reinterpret_cast<const unsigned char*>(decode_run(tmp, v, B.dtype, n));
     i64 q = 0;
     for (; (q + 1) * NR <= n; ++q) {
       float* d = pb + (q * kc + k) * NR;
-      _mm256_store_ps(d, _mm256_loadu_ps(v + q * NR));
-      _mm256_store_ps(d + 8, _mm256_loadu_ps(v + q * NR + 8));
+      _mm256_store_ps(d, L::load8(v + static_cast<std::size_t>(q * NR) * L::size));
+      _mm256_store_ps(d + 8, L::load8(v + static_cast<std::size_t>(q * NR + 8) * L::size));
     }
     if (q * NR < n) {
       float* d = pb + (q * kc + k) * NR;
       const i64 cols = n - q * NR;
-      for (i64 c = 0; c < cols; ++c) d[c] = v[q * NR + c];
+      for (i64 c = 0; c < cols; ++c) d[c] = L::load1(v + static_cast<std::size_t>(q * NR + c) * L::size);
       for (i64 c = cols; c < NR; ++c) d[c] = 0.0f;
     }
   }
 }
+
+// The pack for X's format: fused for fp32/bf16/fp16, decode-then-pack for the rest.
+template <template <typename> class Pack, typename... Args>
+void dispatch_pack(DType t, Args&&... args) {
+  switch (t) {
+    case DType::bf16: Pack<BF16>::run(std::forward<Args>(args)...); return;
+    case DType::fp16: Pack<FP16>::run(std::forward<Args>(args)...); return;
+    default: Pack<F32>::run(std::forward<Args>(args)...); return;
+  }
+}
+template <typename L>
+struct PackA {
+  static void run(float* pa, const GemmOperand& A, i64 i0, i64 mc, i64 k0, i64 kc, float* tmp) {
+    pack_a<L>(pa, A, i0, mc, k0, kc, tmp);
+  }
+};
+template <typename L>
+struct PackB {
+  static void run(float* pb, const GemmOperand& B, i64 j0, i64 n, i64 k0, i64 kc, float* tmp) {
+    pack_b<L>(pb, B, j0, n, k0, kc, tmp);
+  }
+};
 
 struct Epilogue {
   __m256 alpha, beta;
@@ -274,10 +344,10 @@ void packed_gemm_tile(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha, const Ge
   for (i64 k0 = 0; k0 < K; k0 += KC) {
     const i64 kc = std::min(KC, K - k0);
     e.first = k0 == 0;
-    pack_b(pb, B, j0, n, k0, kc, tmp);
+    dispatch_pack<PackB>(B.dtype, pb, B, j0, n, k0, kc, tmp);
     for (i64 ib = 0; ib < m; ib += MC) {
       const i64 mc = std::min(MC, m - ib);
-      pack_a(pa, A, i0 + ib, mc, k0, kc, tmp);
+      dispatch_pack<PackA>(A.dtype, pa, A, i0 + ib, mc, k0, kc, tmp);
       for (i64 j = 0; j < n; j += NR) {
         const float* bp = pb + (j / NR) * kc * NR;
         const i64 cols = std::min(NR, n - j);
