@@ -3,6 +3,9 @@
 // finite differences in fp64.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cstdint>
+
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -195,6 +198,25 @@ TEST(kernels_bias_act, MatchesNaiveAndFiniteDifferences) {
     } else {
       ktest::expect_grad(x, dx, loss, "relu dx", 1e-7);
     }
+  }
+}
+
+// The GELU row kernels run 8 lanes (AVX2), then 4, then one at a time: every path gives the same
+// bits, so an element's value does not depend on where it falls in its row. Each element of a
+// 37-column row (8-lane body, a 4-lane chunk, scalar tail) equals the same input computed alone.
+TEST(kernels_bias_act, GeluLanesAgreeBitForBit) {
+  std::mt19937 g(11);
+  const i64 C = 37;
+  const auto x = rnd<float>(C, g, -9, 9), d = rnd<float>(C, g);
+  std::vector<float> o(C), dx(C);
+  kc::bias_act_forward<float>(o.data(), x.data(), nullptr, 1, C, kc::Activation::gelu);
+  kc::bias_act_backward<float>(dx.data(), nullptr, d.data(), x.data(), nullptr, 1, C, kc::Activation::gelu);
+  for (i64 c = 0; c < C; ++c) {
+    float o1 = 0, dx1 = 0;
+    kc::bias_act_forward<float>(&o1, &x[c], nullptr, 1, 1, kc::Activation::gelu);
+    kc::bias_act_backward<float>(&dx1, nullptr, &d[c], &x[c], nullptr, 1, 1, kc::Activation::gelu);
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(o[c]), std::bit_cast<std::uint32_t>(o1)) << c;
+    EXPECT_EQ(std::bit_cast<std::uint32_t>(dx[c]), std::bit_cast<std::uint32_t>(dx1)) << c;
   }
 }
 

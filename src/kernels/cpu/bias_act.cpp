@@ -7,6 +7,8 @@
 
 #include "kernels/cpu/parallel_cols.h"
 #include "kernels/cpu/parallel_rows.h"
+#include "kernels/cpu/bias_act_simd.h"
+#include "kernels/cpu/gelu_math.h"
 #include "kernels/cpu/vec_math.h"
 #include "kernels/cpu/workspace.h"
 #include "numerics/convert.h"
@@ -36,16 +38,10 @@ struct Fast {
     const T s = T(1) / (T(1) + vec::exp(T(-2) * z));
     return s + u * T(2) * s * (T(1) - s) * kGeluC<T> * (T(1) + T(3) * kGeluA<T> * u * u);
   }
-  // The same formulas on 4 fp32 lanes (the scalar forms above are one lane of these).
-  static vec::f32x4 gelu4(vec::f32x4 u) {
-    const vec::f32x4 z = kGeluC<float> * (u + kGeluA<float> * u * u * u);
-    return u / (1.0f + vec::exp4(-2.0f * z));
-  }
-  static vec::f32x4 gelu_grad4(vec::f32x4 u) {
-    const vec::f32x4 z = kGeluC<float> * (u + kGeluA<float> * u * u * u);
-    const vec::f32x4 s = 1.0f / (1.0f + vec::exp4(-2.0f * z));
-    return s + u * 2.0f * s * (1.0f - s) * kGeluC<float> * (1.0f + 3.0f * kGeluA<float> * u * u);
-  }
+  // The same formulas on 4 fp32 lanes (gelu_math.h; the scalar forms above are one lane of
+  // these, and the AVX2 rows' 8 lanes give the same bits).
+  static vec::f32x4 gelu4(vec::f32x4 u) { return vec::gelu_n<vec::f32x4, vec::i32x4>(u); }
+  static vec::f32x4 gelu_grad4(vec::f32x4 u) { return vec::gelu_grad_n<vec::f32x4, vec::i32x4>(u); }
 };
 struct Exact {
   template <typename T>
@@ -87,11 +83,13 @@ void forward_row(T* o, const T* x, const T* bias, i64 C, Activation act) {
       break;
     case Activation::gelu: {
       i64 c = 0;
-      if constexpr (std::is_same_v<M, Fast> && std::is_same_v<T, float>)
+      if constexpr (std::is_same_v<M, Fast> && std::is_same_v<T, float>) {
+        if (detail::gelu_avx2_available()) c = detail::gelu_forward_avx2(o, x, bias, C);
         for (; c + 4 <= C; c += 4) {
           const vec::f32x4 u = vec::load4(x + c) + (bias ? vec::load4(bias + c) : vec::splat4(0));
           vec::store4(o + c, Fast::gelu4(u));
         }
+      }
       for (; c < C; ++c) o[c] = M::gelu(x[c] + (bias ? bias[c] : T(0)));
       break;
     }
@@ -119,11 +117,13 @@ void backward_row(T* dx, const T* d, const T* x, const T* bias, i64 C, Activatio
       break;
     case Activation::gelu: {
       i64 c = 0;
-      if constexpr (std::is_same_v<M, Fast> && std::is_same_v<T, float>)
+      if constexpr (std::is_same_v<M, Fast> && std::is_same_v<T, float>) {
+        if (detail::gelu_avx2_available()) c = detail::gelu_backward_avx2(dx, d, x, bias, C);
         for (; c + 4 <= C; c += 4) {
           const vec::f32x4 u = vec::load4(x + c) + (bias ? vec::load4(bias + c) : vec::splat4(0));
           vec::store4(dx + c, vec::load4(d + c) * Fast::gelu_grad4(u));
         }
+      }
       for (; c < C; ++c) dx[c] = d[c] * M::gelu_grad(x[c] + (bias ? bias[c] : T(0)));
       break;
     }
@@ -150,6 +150,22 @@ void bias_act_backward(T* dx, T* dbias, const T* dout, const T* x, const T* bias
         for (i64 c = c0; c < c1; ++c) dbias[c] += dx[n * C + c];
     });
 }
+
+namespace detail {
+bool gelu_avx2_available() {
+#if MIXTRAIN_HAVE_AVX2_KERNELS
+  // The conversion kernels' choice: the CPU has AVX2 and MIXTRAIN_ISA does not ask for generic.
+  static const bool ok = numerics::active_isa() == "avx2";
+  return ok;
+#else
+  return false;
+#endif
+}
+#if !MIXTRAIN_HAVE_AVX2_KERNELS
+std::int64_t gelu_forward_avx2(float*, const float*, const float*, std::int64_t) { return 0; }
+std::int64_t gelu_backward_avx2(float*, const float*, const float*, const float*, std::int64_t) { return 0; }
+#endif
+}  // namespace detail
 
 void bias_act_forward_block(float* x, i64 ld, const float* bias, i64 rows, i64 C,
                             Activation act) {
