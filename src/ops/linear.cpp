@@ -147,11 +147,14 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
         db = Tensor::empty({outf}, ct);
       }
       const Tensor& saved = act == Activation::gelu ? pre : yd;
-      if (ct == DType::fp32 && act == Activation::identity && !grad_hook) {
+      // The fp32 paths read dY's codes directly: only for unscaled dY (an fp8 dY with a scale
+      // takes the general path, which applies it).
+      const bool direct = ct == DType::fp32 && dz.scale() == 1.0f;
+      if (direct && act == Activation::identity && !grad_hook) {
         // dZ is dY itself: the GEMMs read it in its own dtype (decoded exactly, so the products
         // are those of its fp32 copy) and only db needs a pass over it.
         if (db.defined()) kernels::cpu::column_sums(db.data_as<float>(), dz.data(), dz.dtype(), M, outf);
-      } else if (ct == DType::fp32) {
+      } else if (direct) {
         // One pass: dY and the saved activation are decoded row by row inside the kernel.
         Tensor dzc;
         {
