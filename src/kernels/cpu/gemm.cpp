@@ -11,6 +11,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/gemm_tile.h"
@@ -175,6 +176,15 @@ void dgemm_tiles(const Problem& p, double alpha, double beta, bool parallel) {
   });
 }
 
+// The fp32 accumulator of C's tile at (i0, j0), m x n: C itself when C is fp32, else per-thread
+// scratch holding C's old values when beta reads them.
+std::pair<float*, i64> fp32_tile(const Problem& p, i64 i0, i64 j0, i64 m, i64 n) {
+  if (p.C.dtype == DType::fp32) return {static_cast<float*>(p.C.data) + i0 * p.C.ld + j0, p.C.ld};
+  float* cp = thread_scratch<float>(Scratch::gemm_c, static_cast<std::size_t>(m * n));
+  if (p.beta != 0.0f) decode_rows(cp, at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, m, n, p.C.ld);
+  return {cp, n};
+}
+
 // The general path: any operand that is not fp32 is decoded K-block by K-block into fp32 panels
 // (exact for fp16/bf16/fp8), sgemm accumulates into C or, when C is not fp32, into an fp32 tile
 // that is rounded into C once at the end.
@@ -187,17 +197,7 @@ void panel_tiles(const Problem& p, bool parallel) {
       plan(p.M, p.N, p.K, kGemmTileM, kGemmTileN, parallel ? runtime::num_threads() : 1);
   for_each_tile(t, parallel, [&](i64 i0, i64 j0) {
     const i64 m = std::min(t.tm, p.M - i0), n = std::min(t.tn, p.N - j0);
-    float* cp;
-    i64 ldc;
-    if (conv_c) {
-      cp = thread_scratch<float>(Scratch::gemm_c, static_cast<std::size_t>(m * n));
-      ldc = n;
-      if (p.beta != 0.0f) decode_rows(cp, at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, m, n,
-                                      p.C.ld);
-    } else {
-      cp = static_cast<float*>(p.C.data) + i0 * p.C.ld + j0;
-      ldc = p.C.ld;
-    }
+    auto [cp, ldc] = fp32_tile(p, i0, j0, m, n);
     float* wa = conv_a ? thread_scratch<float>(Scratch::gemm_a, static_cast<std::size_t>(m * kb)) : nullptr;
     float* wb = conv_b ? thread_scratch<float>(Scratch::gemm_b, static_cast<std::size_t>(kb * n)) : nullptr;
     for (i64 k0 = 0; k0 < p.K; k0 += kb) {
@@ -251,17 +251,7 @@ void packed_tiles(const Problem& p, bool parallel) {
                         parallel ? runtime::num_threads() : 1, 48);
   for_each_tile(t, parallel, [&](i64 i0, i64 j0) {
     const i64 m = std::min(t.tm, p.M - i0), n = std::min(t.tn, p.N - j0);
-    float* cp;
-    i64 ldc;
-    if (conv_c) {
-      cp = thread_scratch<float>(Scratch::gemm_c, static_cast<std::size_t>(m * n));
-      ldc = n;
-      if (p.beta != 0.0f) decode_rows(cp, at(p.C.data, i0, j0, p.C.ld, p.C.dtype), p.C.dtype, m, n,
-                                      p.C.ld);
-    } else {
-      cp = static_cast<float*>(p.C.data) + i0 * p.C.ld + j0;
-      ldc = p.C.ld;
-    }
+    auto [cp, ldc] = fp32_tile(p, i0, j0, m, n);
     // Final rows go through the epilogue and into C's dtype block by block, while in cache.
     detail::TileRowsDone finish;
     if (conv_c || p.has_epilogue())
