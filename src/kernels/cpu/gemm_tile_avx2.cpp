@@ -3,7 +3,8 @@
 //
 // Layout (BLIS): for each K-block of KC, op(B) is packed into 16-column micro-panels
 // (pb[(q * kc + k) * 16 + c]) and, MC rows at a time, op(A) into 6-row micro-panels
-// (pa[(p * kc + k) * 6 + r]), decoding 16-bit and fp8 codes on the way. The 6x16 micro-kernel
+// (pa[(p * kc + k) * 6 + r]), widening bf16/fp16 inside the loads (fp8 and fp64 through a row
+// buffer). The 6x16 micro-kernel
 // holds its 12 accumulators in registers over the whole K-block: per k it loads 16 floats of B,
 // broadcasts 6 of A and issues 12 FMAs, which is what two 128-bit FMA pipes (Zen) or two 256-bit
 // ones (Intel) retire per cycle. The B micro-panel (16 KiB) stays in L1 while the 6-row panels of
@@ -43,44 +44,13 @@ const unsigned char* element(const GemmOperand& X, i64 row, i64 col) {
          static_cast<std::size_t>(row * X.ld + col) * size_of(X.dtype);
 }
 
-// n codes of `t` -> fp32, exactly. bf16 and fp16 inline (they are most of the traffic), fp8
-// through the library's decoder. Returns the fp32 values (src itself when it already is fp32).
+// n codes of `t` -> fp32, exactly, for the formats the pack loads do not widen themselves (fp8
+// through the library's decoder; fp64 rounded to nearest). Returns the fp32 values (src itself
+// when it already is fp32).
 const float* decode_run(float* dst, const unsigned char* src, DType t, i64 n) {
-  i64 i = 0;
-  switch (t) {
-    case DType::fp32:
-      return reinterpret_cast<const float*>(src);
-    case DType::bf16: {
-      const auto* s = reinterpret_cast<const std::uint16_t*>(src);
-      for (; i + 8 <= n; i += 8) {
-        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-        const __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
-        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(w));
-      }
-      for (; i < n; ++i) {
-        const std::uint32_t bits = std::uint32_t{s[i]} << 16;
-        std::memcpy(dst + i, &bits, 4);
-      }
-      return dst;
-    }
-    case DType::fp16: {
-      const auto* s = reinterpret_cast<const std::uint16_t*>(src);
-      for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i,
-                         _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
-      if (i < n) {
-        alignas(16) std::uint16_t h[8] = {};
-        alignas(32) float f[8];
-        std::memcpy(h, s + i, static_cast<std::size_t>(n - i) * 2);
-        _mm256_store_ps(f, _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(h))));
-        std::memcpy(dst + i, f, static_cast<std::size_t>(n - i) * 4);
-      }
-      return dst;
-    }
-    default:
-      numerics::decode(dst, src, t, static_cast<std::size_t>(n));
-      return dst;
-  }
+  if (t == DType::fp32) return reinterpret_cast<const float*>(src);
+  numerics::decode(dst, src, t, static_cast<std::size_t>(n));
+  return dst;
 }
 
 // Transposes the 8 x 8 block r[0..8) in place (r[i] lane j <-> r[j] lane i).
