@@ -11,8 +11,21 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 }
 }  // namespace
 
-OpProfiler::OpProfiler() : last_(Clock::now()), saved_(t_profiler) { t_profiler = this; }
-OpProfiler::~OpProfiler() { t_profiler = saved_; }
+OpProfiler::~OpProfiler() { pause(); }
+
+void OpProfiler::resume() {
+  if (resumed_) return;
+  saved_ = t_profiler;
+  t_profiler = this;
+  resumed_ = true;
+  restart();
+}
+
+void OpProfiler::pause() {
+  if (!resumed_) return;
+  t_profiler = saved_;
+  resumed_ = false;
+}
 
 OpProfiler* OpProfiler::active() { return t_profiler; }
 

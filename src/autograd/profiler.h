@@ -1,11 +1,12 @@
 // Per-op wall time of training steps, for `mixtrain bench --profile`: where a step goes once the
 // GEMMs are near the machine's peak.
 //
-// While an OpProfiler is alive on a thread, record() attributes the wall time since the previous
+// While an OpProfiler is resumed on a thread, record() attributes the wall time since the previous
 // mark to the op it records (the op's own work plus the module code that led to it), and the
 // backward times each node's closure and the accumulation of its gradients under the node's op.
-// Phases outside the graph (the optimizer, loss scaling) are timed by the caller with mark().
-// Off, it costs one thread-local load per record() and per backward node.
+// Phases outside the graph (the optimizer, loss scaling) are timed by the caller with mark(). Times
+// add up over every resumed interval. Paused (the state after construction) or absent, it costs
+// one thread-local load per record() and per backward node.
 #pragma once
 
 #include <chrono>
@@ -25,13 +26,18 @@ class OpProfiler {
     double total_ms() const { return forward_ms + backward_ms + other_ms; }
   };
 
-  OpProfiler();
+  OpProfiler() = default;
   ~OpProfiler();
   OpProfiler(const OpProfiler&) = delete;
   OpProfiler& operator=(const OpProfiler&) = delete;
 
-  // The profiler of this thread, or null.
+  // The resumed profiler of this thread, or null.
   static OpProfiler* active();
+
+  // Makes this the thread's profiler and starts an interval; pause() hands the thread back to
+  // whichever profiler (or none) it had.
+  void resume();
+  void pause();
 
   // Starts a new interval: the time since the last mark is dropped (not attributed).
   void restart();
@@ -48,9 +54,10 @@ class OpProfiler {
  private:
   using Clock = std::chrono::steady_clock;
   Row& row(const std::string& op);
-  Clock::time_point last_;
+  Clock::time_point last_ = Clock::now();
   std::unordered_map<std::string, Row> rows_;
-  OpProfiler* saved_;
+  bool resumed_ = false;
+  OpProfiler* saved_ = nullptr;
 };
 
 }  // namespace mixtrain::autograd

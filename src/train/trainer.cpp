@@ -275,7 +275,8 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   const std::int64_t end = c.stop_after > 0 ? std::min(total, c.stop_after) : total;
   kernels::cpu::reset_gemm_flops();
   std::int64_t precision_events = 0;
-  std::map<std::string, autograd::OpProfiler::Row> profile;
+  std::optional<autograd::OpProfiler> profiler;  // resumed for the steps it times
+  if (topt.profile) profiler.emplace();
   std::int64_t profiled_steps = 0;
   for (std::int64_t step = start; step < end; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -294,8 +295,8 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
       capture.emplace();
       observe.emplace(&*act_grads);
     }
-    std::optional<autograd::OpProfiler> prof;
-    if (topt.profile && !sample && step - start >= topt.warmup_steps_excluded) prof.emplace();
+    const bool profiled = profiler && !sample && step - start >= topt.warmup_steps_excluded;
+    if (profiled) profiler->resume();
     for (std::int64_t micro = 0; micro < c.accumulate; ++micro) {
       Tensor loss;
       double acc = -1;
@@ -329,19 +330,10 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     const bool applied = scaler.step(*opt);
     scaler.update();
     opt->zero_grad();
-    if (prof) {
-      prof->mark("(optimizer and loss scaling)");
-      for (const auto& r : prof->rows()) {
-        auto& a = profile[r.op];
-        a.op = r.op;
-        a.forward_ms += r.forward_ms;
-        a.backward_ms += r.backward_ms;
-        a.other_ms += r.other_ms;
-        a.forward_calls += r.forward_calls;
-        a.backward_calls += r.backward_calls;
-      }
+    if (profiled) {
+      profiler->mark("(optimizer and loss scaling)");
+      profiler->pause();
       ++profiled_steps;
-      prof.reset();
     }
     std::vector<amp::PrecisionEvent> events;
     if (probe) events = pilot->finish_probe(step);
@@ -405,13 +397,10 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted.empty() ? NAN : sorted[sorted.size() / 2];
   summary["ms_per_step"] = median;
-  if (topt.profile && profiled_steps > 0) {
-    std::vector<autograd::OpProfiler::Row> rows;
-    for (const auto& [k, r] : profile) rows.push_back(r);
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.total_ms() > b.total_ms(); });
+  if (profiler && profiled_steps > 0) {
     const auto n = static_cast<double>(profiled_steps);
     nlohmann::json p = nlohmann::json::array();
-    for (const auto& r : rows)
+    for (const auto& r : profiler->rows())
       p.push_back({{"op", r.op}, {"forward_ms", r.forward_ms / n}, {"backward_ms", r.backward_ms / n},
                    {"other_ms", r.other_ms / n}, {"forward_calls", static_cast<double>(r.forward_calls) / n},
                    {"backward_calls", static_cast<double>(r.backward_calls) / n}});
