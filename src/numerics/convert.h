@@ -40,6 +40,15 @@ void decode(float* dst, const void* src, DType from, std::size_t n);
 // Decodes exactly into fp64.
 void decode(double* dst, const void* src, DType from, std::size_t n);
 
+// n codes of `from` at src as fp32/fp64 values for reading: src itself when it already is U (no
+// copy), else decoded into buf (n elements) and buf returned.
+template <typename U>
+const U* decoded(U* buf, const void* src, DType from, std::size_t n) {
+  if (from == dtype_of<U>()) return static_cast<const U*>(src);
+  decode(buf, src, from, n);
+  return buf;
+}
+
 // Any format to any format: decode to fp32 (fp64 sources go through fp64) and encode. The
 // returned amax is that of the decoded source.
 double convert(void* dst, DType to, const void* src, DType from, std::size_t n,

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace mixtrain {
 
@@ -116,5 +117,12 @@ std::string dtype_names();
 
 inline std::string_view name(DType t) { return numerics::spec(t).name; }
 inline std::size_t size_of(DType t) { return static_cast<std::size_t>(numerics::spec(t).bytes()); }
+
+// The dtype of a kernel's compute type: fp64 for double, fp32 for float.
+template <typename T>
+constexpr DType dtype_of() {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "dtype_of: float or double");
+  return std::is_same_v<T, double> ? DType::fp64 : DType::fp32;
+}
 
 }  // namespace mixtrain

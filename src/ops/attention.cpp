@@ -4,7 +4,6 @@
 #include "ops/attention.h"
 
 #include <algorithm>
-#include <type_traits>
 #include <vector>
 
 #include "autograd/grad_info.h"
@@ -16,11 +15,6 @@
 
 namespace mixtrain::ops {
 namespace {
-
-template <typename U>
-constexpr DType dtype_of() {
-  return std::is_same_v<U, double> ? DType::fp64 : DType::fp32;
-}
 
 // Copies between the (B, T, G*H*D) row layout (G groups of heads side by side: G = 3 for qkv,
 // 1 for the merged output) and G slabs of (B*H, T, D), converting dtypes on the way: to_heads
@@ -37,12 +31,8 @@ void to_heads(U* slabs, const Tensor& rows, std::int64_t B, std::int64_t T, std:
     std::vector<U> buf(static_cast<std::size_t>(width));
     for (std::size_t r = lo; r < hi; ++r) {
       const auto bt = static_cast<std::int64_t>(r), b = bt / T, t = bt % T;
-      const unsigned char* p = src + static_cast<std::size_t>(bt * width) * es;
-      const U* row = reinterpret_cast<const U*>(p);  // already U: read in place
-      if (rows.dtype() != dtype_of<U>()) {
-        numerics::decode(buf.data(), p, rows.dtype(), buf.size());
-        row = buf.data();
-      }
+      const U* row = numerics::decoded(buf.data(), src + static_cast<std::size_t>(bt * width) * es, rows.dtype(),
+                                       buf.size());
       for (std::int64_t g = 0; g < G; ++g)
         for (std::int64_t h = 0; h < H; ++h)
           std::copy_n(row + (g * H + h) * D, D, slabs + g * slab + ((b * H + h) * T + t) * D);

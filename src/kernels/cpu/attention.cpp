@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel_rows.h"
@@ -18,11 +17,6 @@ namespace mixtrain::kernels::cpu {
 namespace {
 
 using i64 = std::int64_t;
-
-template <typename T>
-constexpr DType dtype_of() {
-  return std::is_same_v<T, double> ? DType::fp64 : DType::fp32;
-}
 
 template <typename T>
 GemmOperand op(const T* p, i64 ld, bool t = false) {

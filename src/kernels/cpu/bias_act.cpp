@@ -174,12 +174,10 @@ void bias_act_forward_block(float* x, i64 ld, const float* bias, i64 rows, i64 C
 
 namespace {
 
-// Row n of an (N, C) array of `t` as fp32: the array itself for fp32, else decoded into buf.
-const float* row_f32(float* buf, const void* base, DType t, i64 n, i64 C) {
-  const auto* p = static_cast<const unsigned char*>(base) + static_cast<std::size_t>(n * C) * size_of(t);
-  if (t == DType::fp32) return reinterpret_cast<const float*>(p);
-  numerics::decode(buf, p, t, static_cast<std::size_t>(C));
-  return buf;
+// Elements [n * C + c0, n * C + c0 + len) of an (N, C) array of `t` as fp32 (numerics::decoded).
+const float* row_f32(float* buf, const void* base, DType t, i64 n, i64 C, i64 c0, i64 len) {
+  const auto* p = static_cast<const unsigned char*>(base) + static_cast<std::size_t>(n * C + c0) * size_of(t);
+  return numerics::decoded(buf, p, t, static_cast<std::size_t>(len));
 }
 
 }  // namespace
@@ -189,8 +187,8 @@ void bias_act_backward_from(float* dx, float* dbias, const void* dout, DType dou
   detail::for_rows(N, C, [&](i64 n) {
     float* ba = thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(C));
     float* bb = thread_scratch<float>(Scratch::act_b, static_cast<std::size_t>(C));
-    const float* d = row_f32(ba, dout, dout_type, n, C);
-    const float* xv = act == Activation::identity ? d : row_f32(bb, x, x_type, n, C);
+    const float* d = row_f32(ba, dout, dout_type, n, C, 0, C);
+    const float* xv = act == Activation::identity ? d : row_f32(bb, x, x_type, n, C, 0, C);
     backward_row<Fast>(dx + n * C, d, xv, static_cast<const float*>(nullptr), C, act);
   });
   if (dbias) column_sums(dbias, dx, DType::fp32, N, C);
@@ -199,16 +197,9 @@ void bias_act_backward_from(float* dx, float* dbias, const void* dout, DType dou
 void column_sums(float* dbias, const void* x, DType x_type, i64 N, i64 C) {
   detail::for_col_blocks(C, N, [&](i64 c0, i64 c1) {
     float* buf = thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(c1 - c0));
-    const std::size_t es = size_of(x_type);
-    const auto* base = static_cast<const unsigned char*>(x);
     for (i64 c = c0; c < c1; ++c) dbias[c] = 0;
     for (i64 n = 0; n < N; ++n) {
-      const unsigned char* p = base + static_cast<std::size_t>(n * C + c0) * es;
-      const float* v = buf;
-      if (x_type == DType::fp32)
-        v = reinterpret_cast<const float*>(p);
-      else
-        numerics::decode(buf, p, x_type, static_cast<std::size_t>(c1 - c0));
+      const float* v = row_f32(buf, x, x_type, n, C, c0, c1 - c0);
       for (i64 c = c0; c < c1; ++c) dbias[c] += v[c - c0];
     }
   });

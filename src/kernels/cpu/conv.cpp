@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/workspace.h"
@@ -16,11 +15,6 @@ namespace mixtrain::kernels::cpu {
 namespace {
 
 using i64 = std::int64_t;
-
-template <typename T>
-constexpr DType dtype_of() {
-  return std::is_same_v<T, double> ? DType::fp64 : DType::fp32;
-}
 
 void validate(const Conv2dShape& s) {
   check(s.stride > 0 && s.pad >= 0, "conv2d: stride must be > 0 and padding >= 0");

@@ -44,13 +44,11 @@ const unsigned char* element(const GemmOperand& X, i64 row, i64 col) {
          static_cast<std::size_t>(row * X.ld + col) * size_of(X.dtype);
 }
 
-// n codes of `t` -> fp32, exactly, for the formats the pack loads do not widen themselves (fp8
-// through the library's decoder; fp64 rounded to nearest). Returns the fp32 values (src itself
-// when it already is fp32).
-const float* decode_run(float* dst, const unsigned char* src, DType t, i64 n) {
-  if (t == DType::fp32) return reinterpret_cast<const float*>(src);
-  numerics::decode(dst, src, t, static_cast<std::size_t>(n));
-  return dst;
+// n codes of `t` (fp8 or fp64: the formats the pack loads do not widen) decoded into buf, as the
+// bytes the F32 loader reads.
+const unsigned char* decode_into(float* buf, const unsigned char* src, DType t, i64 n) {
+  numerics::decode(buf, src, t, static_cast<std::size_t>(n));
+  return reinterpret_cast<const unsigned char*>(buf);
 }
 
 // Transposes the 8 x 8 block r[0..8) in place (r[i] lane j <-> r[j] lane i).
@@ -75,7 +73,7 @@ inline void transpose8(__m256 r[8]) {
 
 // Loads of fp32 lanes straight from a stored format, so that packing decodes on the way
 // instead of in a separate pass: fp32 as is, bf16 by a 16-bit shift, fp16 through F16C. The
-// other formats (fp8, fp64) are decoded by decode_run into a row buffer and packed from there
+// other formats (fp8, fp64) are decoded by decode_into into a row buffer and packed from there
 // with F32.
 struct F32 {
   static constexpr std::size_t size = 4;
@@ -138,14 +136,14 @@ void interleave(float* d, const unsigned char* const* runs, i64 rows, i64 kc) {
 
 // W consecutive rows of op(A), or columns of op(B), whose kc values along k lie contiguous in
 // memory (A not transposed, B transposed: both are rows of the stored matrix), interleaved. With
-// L = F32 for a format that decode_run converts, the runs are first decoded into tmp.
+// L = F32 for a format that decode_into converts, the runs are first decoded into tmp.
 template <i64 W, typename L>
 void pack_runs(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc, float* tmp) {
   const unsigned char* runs[W];
   for (i64 r = 0; r < count; ++r) {
     runs[r] = element(X, first + r, k0);
     if (std::is_same_v<L, F32> && X.dtype != DType::fp32)
-      runs[r] = reinterpret_cast<const unsigned char*>(decode_run(tmp + r * kc, runs[r], X.dtype, kc));
+      runs[r] = decode_into(tmp + r * kc, runs[r], X.dtype, kc);
   }
   interleave<W, L>(d, runs, count, kc);
 }
@@ -163,7 +161,7 @@ void pack_a(float* pa, const GemmOperand& A, i64 i0, i64 mc, i64 k0, i64 kc, flo
   const bool decoded = std::is_same_v<L, F32> && A.dtype != DType::fp32;
   for (i64 k = 0; k < kc; ++k) {
     const unsigned char* v = element(A, k0 + k, i0);
-    if (decoded) v = reinterpret_cast<const unsigned char*>(decode_run(tmp, v, A.dtype, mc));
+    if (decoded) v = decode_into(tmp, v, A.dtype, mc);
     for (i64 p = 0; p * MR < mc; ++p) {
       float* d = pa + (p * kc + k) * MR;
       if (p * MR + 8 <= mc && k + 1 < kc) {
@@ -191,7 +189,7 @@ void pack_b(float* pb, const GemmOperand& B, i64 j0, i64 n, i64 k0, i64 kc, floa
   const bool decoded = std::is_same_v<L, F32> && B.dtype != DType::fp32;
   for (i64 k = 0; k < kc; ++k) {
     const unsigned char* v = element(B, k0 + k, j0);
-    if (decoded) v = reinterpret_cast<const unsigned char*>(decode_run(tmp, v, B.dtype, n));
+    if (decoded) v = decode_into(tmp, v, B.dtype, n);
     i64 q = 0;
     for (; (q + 1) * NR <= n; ++q) {
       float* d = pb + (q * kc + k) * NR;
