@@ -14,6 +14,7 @@
 #include "numerics/convert_kernels.h"
 #include "numerics/encode.h"
 #include "numerics/rng.h"
+#include "runtime/cpu_features.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -22,19 +23,12 @@ namespace {
 
 constexpr std::size_t kGrain = std::size_t{1} << 16;  // elements per chunk
 
+// The table for the current ISA tier (runtime/cpu_features.h); asked per call so that a tier cap
+// set by a test or MIXTRAIN_ISA applies to every kernel alike.
 const detail::ConvertKernels& kernels() {
-  static const detail::ConvertKernels* k = [] {
-    const char* force = std::getenv("MIXTRAIN_ISA");
-    const bool generic = force && std::string(force) == "generic";
-#if defined(__x86_64__) && defined(MIXTRAIN_HAVE_AVX2_KERNELS)
-    if (!generic && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
-        __builtin_cpu_supports("fma"))
-      return detail::avx2_kernels();
-#endif
-    (void)generic;
-    return &detail::generic_kernels();
-  }();
-  return *k;
+  if (runtime::isa_at_least(runtime::IsaTier::avx2))
+    if (const detail::ConvertKernels* k = detail::avx2_kernels()) return *k;
+  return detail::generic_kernels();
 }
 
 void store_code(void* dst, std::size_t i, std::uint64_t code, int bytes) {

@@ -12,6 +12,7 @@
 #include "kernels/cpu/vec_math.h"
 #include "kernels/cpu/workspace.h"
 #include "numerics/convert.h"
+#include "runtime/cpu_features.h"
 
 namespace mixtrain::kernels::cpu {
 namespace {
@@ -154,9 +155,7 @@ void bias_act_backward(T* dx, T* dbias, const T* dout, const T* x, const T* bias
 namespace detail {
 bool gelu_avx2_available() {
 #if MIXTRAIN_HAVE_AVX2_KERNELS
-  // The conversion kernels' choice: the CPU has AVX2 and MIXTRAIN_ISA does not ask for generic.
-  static const bool ok = numerics::active_isa() == "avx2";
-  return ok;
+  return runtime::isa_at_least(runtime::IsaTier::avx2);
 #else
   return false;
 #endif

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -17,6 +18,8 @@
 #include "kernels/cpu/gemm_tile.h"
 #include "kernels/cpu/workspace.h"
 #include "numerics/convert.h"
+#include "kernels/cpu/bf16_dot.h"
+#include "runtime/cpu_features.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -243,12 +246,18 @@ void panel_tiles(const Problem& p, bool parallel) {
 }
 
 #if MIXTRAIN_HAVE_AVX2_KERNELS
-// The packed kernel (gemm_tile.h) for every operand format: it decodes while it packs, so there
-// is no separate panel pass. A C that is not fp32 is accumulated in an fp32 tile, rounded once.
-void packed_tiles(const Problem& p, bool parallel) {
+// The packed kernels (gemm_tile.h) for every operand format: they decode while they pack, so
+// there is no separate panel pass. A C that is not fp32 is accumulated in an fp32 tile, rounded
+// once.
+void packed_tiles(const Problem& p, bool parallel, GemmKernel kernel) {
   const bool conv_c = p.C.dtype != DType::fp32;
   const Tiling t = plan(p.M, p.N, p.K, kGemmTileM, kGemmTileN,
                         parallel ? runtime::num_threads() : 1, 48);
+  auto* tile_fn = &detail::packed_gemm_tile;
+#if MIXTRAIN_HAVE_AVX512_KERNELS
+  if (kernel == GemmKernel::avx512_fp32) tile_fn = &detail::packed_gemm_tile_avx512;
+  if (kernel == GemmKernel::avx512_bf16dot) tile_fn = &detail::packed_gemm_tile_bf16dot;
+#endif
   for_each_tile(t, parallel, [&](i64 i0, i64 j0) {
     const i64 m = std::min(t.tm, p.M - i0), n = std::min(t.tn, p.N - j0);
     auto [cp, ldc] = fp32_tile(p, i0, j0, m, n);
@@ -261,7 +270,7 @@ void packed_tiles(const Problem& p, bool parallel) {
         if (conv_c)
           encode_rows(at(p.C.data, i0 + r, j0, p.C.ld, p.C.dtype), p.C.dtype, p.C.ld, rp, rows, n);
       };
-    detail::packed_gemm_tile(i0, j0, m, n, p.K, p.alpha, p.A, p.B, p.beta, cp, ldc, finish);
+    tile_fn(i0, j0, m, n, p.K, p.alpha, p.A, p.B, p.beta, cp, ldc, finish);
   });
 }
 #endif
@@ -322,9 +331,9 @@ void gemm_impl(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const Gem
   const Problem p{M, N, K, static_cast<float>(scaled), A, B, beta, C, epilogue};
   if (all64) {
     dgemm_tiles(p, scaled, double(beta), parallel);
+  } else if (const GemmKernel kernel = gemm_kernel_for(A.dtype, B.dtype); kernel != GemmKernel::blas) {
 #if MIXTRAIN_HAVE_AVX2_KERNELS
-  } else if (detail::packed_gemm_available()) {
-    packed_tiles(p, parallel);
+    packed_tiles(p, parallel, kernel);
 #endif
   } else if (A.dtype == DType::fp32 && B.dtype == DType::fp32 && C.dtype == DType::fp32) {
     sgemm_tiles(p, parallel);
@@ -335,21 +344,51 @@ void gemm_impl(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const Gem
 
 }  // namespace
 
-namespace detail {
-bool packed_gemm_available() {
-#if MIXTRAIN_HAVE_AVX2_KERNELS
-  static const bool ok = [] {
+namespace {
+
+enum class GemmMode { automatic, exact, blas };
+
+// MIXTRAIN_GEMM, read once: unset or "auto", "exact" or "blas"; anything else is an error.
+GemmMode gemm_mode() {
+  static const GemmMode mode = [] {
     const char* env = std::getenv("MIXTRAIN_GEMM");
-    if (env != nullptr && std::string(env) == "blas") return false;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    const std::string v = env == nullptr ? "" : env;
+    if (v.empty() || v == "auto") return GemmMode::automatic;
+    if (v == "exact") return GemmMode::exact;
+    if (v == "blas") return GemmMode::blas;
+    throw Error("MIXTRAIN_GEMM: unknown value '" + v + "' (expected auto, exact or blas)");
   }();
-  return ok;
-#else
-  return false;
-#endif
+  return mode;
 }
-}  // namespace detail
+
+bool bf16dot_operand(DType t) { return t == DType::bf16 || t == DType::e4m3 || t == DType::e5m2; }
+
+}  // namespace
+
+GemmKernel gemm_kernel_for(DType a, DType b) {
+  using runtime::IsaTier;
+  const GemmMode mode = gemm_mode();
+  if (mode == GemmMode::blas || !runtime::isa_at_least(IsaTier::avx2)) return GemmKernel::blas;
+#if MIXTRAIN_HAVE_AVX512_KERNELS
+  if (runtime::isa_at_least(IsaTier::avx512_bf16) && mode != GemmMode::exact &&
+      bf16dot_operand(a) && bf16dot_operand(b))
+    return GemmKernel::avx512_bf16dot;
+  if (runtime::isa_at_least(IsaTier::avx512)) return GemmKernel::avx512_fp32;
+#endif
+  (void)a;
+  (void)b;
+  return GemmKernel::avx2_fp32;
+}
+
+std::string_view gemm_kernel_name(GemmKernel k) {
+  switch (k) {
+    case GemmKernel::blas: return "blas";
+    case GemmKernel::avx2_fp32: return "avx2_fp32";
+    case GemmKernel::avx512_fp32: return "avx512_fp32";
+    case GemmKernel::avx512_bf16dot: return "avx512_bf16dot";
+  }
+  return "?";
+}
 
 std::size_t gemm_workspace_bytes() { return scratch_bytes(); }
 
@@ -400,6 +439,58 @@ void gemm_batched(i64 batch, i64 M, i64 N, i64 K, float alpha, const GemmOperand
     });
   } else {
     for (i64 b = 0; b < batch; ++b) item(b, true);
+  }
+}
+
+void gemm_bf16dot_emulated(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A,
+                           const GemmOperand& B, float beta, const GemmOutput& C) {
+  validate(M, N, K, A, B, C);
+  check(bf16dot_operand(A.dtype) && bf16dot_operand(B.dtype),
+        "gemm_bf16dot_emulated: operands must be bf16, e4m3 or e5m2");
+  // Each operand as bf16 codes (exact for fp8), op() applied: a[i][k], b[j][k] (both along k).
+  auto load = [&](const GemmOperand& X, i64 rows, i64 cols, bool along_k_rows) {
+    std::vector<float> v(static_cast<std::size_t>(rows * cols));
+    for (i64 r = 0; r < rows; ++r)
+      numerics::decode(v.data() + r * cols, at(X.data, r, 0, X.ld, X.dtype), X.dtype,
+                       static_cast<std::size_t>(cols));
+    // codes[i * K + k]
+    const i64 outer = along_k_rows ? rows : cols;
+    std::vector<std::uint16_t> codes(static_cast<std::size_t>(outer * K));
+    for (i64 o = 0; o < outer; ++o)
+      for (i64 k = 0; k < K; ++k) {
+        const float f = along_k_rows ? v[o * cols + k] : v[k * cols + o];
+        codes[o * K + k] = static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(f) >> 16);
+      }
+    return codes;
+  };
+  const std::vector<std::uint16_t> a = A.transposed ? load(A, K, M, false) : load(A, M, K, true);
+  const std::vector<std::uint16_t> b = B.transposed ? load(B, N, K, true) : load(B, K, N, false);
+  const auto pair = [K](const std::vector<std::uint16_t>& x, i64 row, i64 k) {
+    const std::uint32_t lo = x[row * K + k], hi = k + 1 < K ? x[row * K + k + 1] : 0;
+    return lo | (hi << 16);
+  };
+  const float scaled = static_cast<float>(double(alpha) * double(A.scale_inv) * double(B.scale_inv));
+  std::vector<float> crow(static_cast<std::size_t>(N));
+  for (i64 i = 0; i < M; ++i) {
+    unsigned char* dst = at(C.data, i, 0, C.ld, C.dtype);
+    if (beta != 0.0f) numerics::decode(crow.data(), dst, C.dtype, crow.size());
+    for (i64 j = 0; j < N; ++j) {
+      float& c = crow[static_cast<std::size_t>(j)];
+      for (i64 k0 = 0; k0 < K; k0 += detail::kPackedKBlock) {
+        const i64 kend = std::min(K, k0 + detail::kPackedKBlock);
+        float acc = 0.0f;
+        for (i64 k = k0; k < kend; k += 2)
+          acc = bf16_dot_step(acc, pair(a, i, k) & (k + 1 < kend ? 0xFFFFFFFFu : 0xFFFFu),
+                              pair(b, j, k) & (k + 1 < kend ? 0xFFFFFFFFu : 0xFFFFu));
+        float x = scaled * acc;
+        if (k0 != 0)
+          x = x + c;
+        else if (beta != 0.0f)
+          x = x + beta * c;
+        c = x;
+      }
+    }
+    numerics::encode(dst, C.dtype, crow.data(), crow.size());
   }
 }
 

@@ -3,6 +3,7 @@
 #include "kernels/cpu/workspace.h"
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 
 namespace mixtrain::kernels::cpu {
@@ -41,6 +42,8 @@ T* thread_scratch(Scratch slot, std::size_t n) {
 
 template float* thread_scratch<float>(Scratch, std::size_t);
 template double* thread_scratch<double>(Scratch, std::size_t);
+template std::uint16_t* thread_scratch<std::uint16_t>(Scratch, std::size_t);
+template std::uint32_t* thread_scratch<std::uint32_t>(Scratch, std::size_t);
 
 std::size_t scratch_bytes() { return g_bytes.load(); }
 

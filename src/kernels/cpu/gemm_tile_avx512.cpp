@@ -1,0 +1,426 @@
+// The AVX-512 packed GEMM tiles (gemm_tile.h): the fp32 FMA kernel of the avx512 tier and the
+// bf16 dot-product kernel of the avx512_bf16 tier. Compiled with -mavx512f/bw/dq/vl; only the
+// bf16 micro-kernel carries the avx512bf16 target, so the fp32 tier never executes a BF16
+// instruction. gemm.cpp calls these only after runtime::isa_tier() has checked the CPU.
+//
+// Both kernels share one BLIS-style driver (KC-deep K-blocks; op(B) packed into NR-column
+// micro-panels per K-block, op(A) into MR-row micro-panels MC rows at a time; a 12 x 32
+// micro-kernel holding 24 zmm accumulators over a whole K-block).
+//  - fp32 kernel: panels of fp32, widened from fp32/bf16/fp16 inside the loads (fp8 and fp64
+//    through a row buffer); per k one fp32 FMA per element, in k order. The same K-block and the
+//    same epilogue as the AVX2 kernel, so the two tiers give the same bits.
+//  - bf16 kernel: panels of 32-bit words, each a K-pair of bf16 codes (element 2p in the low
+//    half, 2p + 1 in the high half); fp8 codes are widened to bf16 exactly through a 256-entry
+//    table. Per K-pair one vdpbf16ps: acc = (acc + a[2p+1] b[2p+1]) + a[2p] b[2p], each product
+//    exact, each add rounded to nearest even, bf16 subnormal inputs read as zero and fp32
+//    subnormal results flushed to zero (docs: x86-bf16-semantics). bf16_dot.h emulates it.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <utility>
+
+#include "kernels/cpu/gemm_pack_loads.h"
+#include "kernels/cpu/gemm_tile.h"
+#include "kernels/cpu/workspace.h"
+#include "numerics/convert.h"
+
+namespace mixtrain::kernels::cpu::detail {
+namespace {
+
+using i64 = std::int64_t;
+constexpr i64 MR = 12, NR = 32, KC = kPackedKBlock, MC = 96;
+static_assert(MC % MR == 0 && KC % 2 == 0);
+
+i64 round_up(i64 a, i64 b) { return (a + b - 1) / b * b; }
+
+float* aligned_scratch(Scratch slot, i64 n) {
+  auto* p = thread_scratch<float>(slot, static_cast<std::size_t>(n + 32));
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  return reinterpret_cast<float*>((addr + 63) & ~std::uintptr_t{63});
+}
+
+const unsigned char* element(const GemmOperand& X, i64 row, i64 col) {
+  return static_cast<const unsigned char*>(X.data) +
+         static_cast<std::size_t>(row * X.ld + col) * size_of(X.dtype);
+}
+
+__mmask16 first_lanes(i64 n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+__mmask8 first_lanes8(i64 n) { return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << n) - 1); }
+
+// Interleaves `rows` runs of kc 32-bit lanes (L's loads) into a micro-panel of width W
+// (d[k * W + r]); lanes r >= rows are zero. Eight k at a time through 8 x 8 transposes, with
+// masked stores for a last group narrower than eight (W = 12), so no store crosses into
+// another k's lanes.
+template <i64 W, typename L>
+void interleave_runs(float* d, const unsigned char* const* runs, i64 rows, i64 kc) {
+  i64 k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    for (i64 g = 0; g < W; g += 8) {
+      __m256 r[8];
+      for (i64 i = 0; i < 8; ++i)
+        r[i] = g + i < rows ? L::load8(runs[g + i] + static_cast<std::size_t>(k) * L::size)
+                            : _mm256_setzero_ps();
+      transpose8(r);
+      const __mmask8 m = first_lanes8(W - g);
+      for (i64 t = 0; t < 8; ++t) _mm256_mask_storeu_ps(d + (k + t) * W + g, m, r[t]);
+    }
+  }
+  for (; k < kc; ++k) {
+    float* dk = d + k * W;
+    for (i64 r = 0; r < rows; ++r) dk[r] = L::load1(runs[r] + static_cast<std::size_t>(k) * L::size);
+    for (i64 r = rows; r < W; ++r) dk[r] = 0.0f;
+  }
+}
+
+struct Epilogue {
+  __m512 alpha, beta;
+  bool first, read_c;  // first K-block: C = alpha acc + beta C (C read only when beta != 0)
+};
+
+// The AVX2 kernel's update_row at 16 lanes: the same operations in the same order.
+inline void update_row(float* c, __m512 x0, __m512 x1, const Epilogue& e) {
+  x0 = _mm512_mul_ps(e.alpha, x0);
+  x1 = _mm512_mul_ps(e.alpha, x1);
+  if (!e.first) {
+    x0 = _mm512_add_ps(x0, _mm512_loadu_ps(c));
+    x1 = _mm512_add_ps(x1, _mm512_loadu_ps(c + 16));
+  } else if (e.read_c) {
+    x0 = _mm512_add_ps(x0, _mm512_mul_ps(e.beta, _mm512_loadu_ps(c)));
+    x1 = _mm512_add_ps(x1, _mm512_mul_ps(e.beta, _mm512_loadu_ps(c + 16)));
+  }
+  _mm512_storeu_ps(c, x0);
+  _mm512_storeu_ps(c + 16, x1);
+}
+
+template <typename Acc>
+inline void store_tile(float* c, i64 ldc, Acc& acc, const Epilogue& e) {
+#pragma GCC unroll 12
+  for (i64 r = 0; r < MR; ++r) update_row(c + r * ldc, acc[r][0], acc[r][1], e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fp32 kernel
+
+// 16 fp32 lanes from a stored format, the first n of them (the rest zero); no byte past them is
+// read.
+struct F32x16 {
+  static __m512 load(const unsigned char* p, i64 n) {
+    return _mm512_maskz_loadu_ps(first_lanes(n), p);
+  }
+};
+struct BF16x16 {
+  static __m512 load(const unsigned char* p, i64 n) {
+    const __m256i h = _mm256_maskz_loadu_epi16(first_lanes(n), p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+};
+struct FP16x16 {
+  static __m512 load(const unsigned char* p, i64 n) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(first_lanes(n), p));
+  }
+};
+template <typename L> struct Wide;
+template <> struct Wide<F32> { using T = F32x16; };
+template <> struct Wide<BF16> { using T = BF16x16; };
+template <> struct Wide<FP16> { using T = FP16x16; };
+
+// n codes of `t` (fp8 or fp64) decoded into buf.
+const unsigned char* decode_into(float* buf, const unsigned char* src, DType t, i64 n) {
+  numerics::decode(buf, src, t, static_cast<std::size_t>(n));
+  return reinterpret_cast<const unsigned char*>(buf);
+}
+
+// Runs contiguous along k (A not transposed, B transposed) -> W-wide micro-panel.
+template <i64 W, typename L>
+void f32_pack_runs(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc, float* tmp) {
+  const unsigned char* runs[W];
+  for (i64 r = 0; r < count; ++r) {
+    runs[r] = element(X, first + r, k0);
+    if (std::is_same_v<L, F32> && X.dtype != DType::fp32)
+      runs[r] = decode_into(tmp + r * kc, runs[r], X.dtype, kc);
+  }
+  interleave_runs<W, L>(d, runs, count, kc);
+}
+
+// Stored rows contiguous along the panel width (A transposed, B not transposed): row k of the
+// store gives lanes [first, first + count) of k's entry in each W-wide micro-panel.
+template <i64 W, typename L>
+void f32_pack_rows(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc, float* tmp) {
+  using V = typename Wide<L>::T;
+  const bool decoded = std::is_same_v<L, F32> && X.dtype != DType::fp32;
+  const i64 panels = (count + W - 1) / W;
+  for (i64 k = 0; k < kc; ++k) {
+    const unsigned char* v = element(X, k0 + k, first);
+    if (decoded) v = decode_into(tmp, v, X.dtype, count);
+    for (i64 p = 0; p < panels; ++p) {
+      float* dk = d + (p * kc + k) * W;
+      const i64 lanes = std::min(W, count - p * W);
+      for (i64 w = 0; w < W; w += 16) {
+        const __m512 x = V::load(v + static_cast<std::size_t>(p * W + w) * L::size,
+                                 std::max<i64>(0, lanes - w));
+        _mm512_mask_storeu_ps(dk + w, first_lanes(W - w), x);
+      }
+    }
+  }
+}
+
+template <typename L>
+struct F32Pack {
+  static void a(float* pa, const GemmOperand& A, i64 i0, i64 mc, i64 k0, i64 kc, float* tmp) {
+    if (A.transposed) {
+      f32_pack_rows<MR, L>(pa, A, i0, mc, k0, kc, tmp);
+      return;
+    }
+    for (i64 p = 0; p * MR < mc; ++p)
+      f32_pack_runs<MR, L>(pa + p * kc * MR, A, i0 + p * MR, std::min(MR, mc - p * MR), k0, kc, tmp);
+  }
+  static void b(float* pb, const GemmOperand& B, i64 j0, i64 n, i64 k0, i64 kc, float* tmp) {
+    if (!B.transposed) {
+      f32_pack_rows<NR, L>(pb, B, j0, n, k0, kc, tmp);
+      return;
+    }
+    for (i64 q = 0; q * NR < n; ++q)
+      f32_pack_runs<NR, L>(pb + q * kc * NR, B, j0 + q * NR, std::min(NR, n - q * NR), k0, kc, tmp);
+  }
+};
+
+struct F32Kernel {
+  static i64 depth(i64 kc) { return kc; }
+  static void pack_a(float* pa, const GemmOperand& A, i64 i0, i64 mc, i64 k0, i64 kc, float* tmp) {
+    switch (A.dtype) {
+      case DType::bf16: F32Pack<BF16>::a(pa, A, i0, mc, k0, kc, tmp); return;
+      case DType::fp16: F32Pack<FP16>::a(pa, A, i0, mc, k0, kc, tmp); return;
+      default: F32Pack<F32>::a(pa, A, i0, mc, k0, kc, tmp); return;
+    }
+  }
+  static void pack_b(float* pb, const GemmOperand& B, i64 j0, i64 n, i64 k0, i64 kc, float* tmp) {
+    switch (B.dtype) {
+      case DType::bf16: F32Pack<BF16>::b(pb, B, j0, n, k0, kc, tmp); return;
+      case DType::fp16: F32Pack<FP16>::b(pb, B, j0, n, k0, kc, tmp); return;
+      default: F32Pack<F32>::b(pb, B, j0, n, k0, kc, tmp); return;
+    }
+  }
+  // c[0..12) x [0..32) updated with the K-block product of one A and one B micro-panel.
+  static void micro(i64 kc, const float* __restrict a, const float* __restrict b, float* c,
+                    i64 ldc, const Epilogue& e) {
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (i64 r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (i64 k = 0; k < kc; ++k) {
+      const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+      for (i64 r = 0; r < MR; ++r) {
+        const __m512 x = _mm512_set1_ps(a[r]);
+        acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+      }
+      a += MR;
+      b += NR;
+    }
+    store_tile(c, ldc, acc, e);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// bf16 dot-product kernel
+
+// bf16 codes of every fp8 code (exact: fp8 significands and exponents fit bf16's).
+const std::uint16_t* fp8_to_bf16_table(DType t) {
+  static const auto make = [](DType f) {
+    std::array<std::uint16_t, 256> tab{};
+    std::array<unsigned char, 256> codes{};
+    std::array<float, 256> vals{};
+    for (int i = 0; i < 256; ++i) codes[static_cast<std::size_t>(i)] = static_cast<unsigned char>(i);
+    numerics::decode(vals.data(), codes.data(), f, 256);
+    for (int i = 0; i < 256; ++i) {
+      std::uint32_t bits;
+      std::memcpy(&bits, &vals[static_cast<std::size_t>(i)], 4);
+      tab[static_cast<std::size_t>(i)] = static_cast<std::uint16_t>(bits >> 16);
+    }
+    return tab;
+  };
+  static const std::array<std::uint16_t, 256> e4m3 = make(DType::e4m3), e5m2 = make(DType::e5m2);
+  return t == DType::e4m3 ? e4m3.data() : e5m2.data();
+}
+
+// n elements of X (bf16, e4m3 or e5m2) at src as bf16 codes: in place for bf16, else widened
+// into buf.
+const std::uint16_t* bf16_codes(std::uint16_t* buf, const unsigned char* src, DType t, i64 n) {
+  if (t == DType::bf16) return reinterpret_cast<const std::uint16_t*>(src);
+  const std::uint16_t* tab = fp8_to_bf16_table(t);
+  for (i64 i = 0; i < n; ++i) buf[i] = tab[src[i]];
+  return buf;
+}
+
+// 8 K-pairs of a bf16 run as eight 32-bit lanes (bit moves only: the transposes never
+// interpret them as floats).
+struct Pair32 {
+  static constexpr std::size_t size = 4;
+  static __m256 load8(const unsigned char* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+  static float load1(const unsigned char* p) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+};
+
+// Runs contiguous along k -> W-wide micro-panel of K-pairs (kp = ceil(kc / 2) words per lane;
+// an odd kc's last pair has a zero high half, and so does the A or B pair it meets).
+template <i64 W>
+void bf16_pack_runs(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc,
+                    std::uint16_t* tmp) {
+  const unsigned char* runs[W];
+  const i64 full = kc / 2;
+  for (i64 r = 0; r < count; ++r)
+    runs[r] = reinterpret_cast<const unsigned char*>(
+        bf16_codes(tmp + r * kc, element(X, first + r, k0), X.dtype, kc));
+  interleave_runs<W, Pair32>(d, runs, count, full);
+  if (kc % 2 != 0) {
+    auto* dk = reinterpret_cast<std::uint32_t*>(d + full * W);
+    for (i64 r = 0; r < W; ++r) {
+      std::uint16_t lo = 0;
+      if (r < count) std::memcpy(&lo, runs[r] + static_cast<std::size_t>(kc - 1) * 2, 2);
+      dk[r] = lo;
+    }
+  }
+}
+
+// Stored rows contiguous along the panel width: rows 2p and 2p + 1 interleave into pair p.
+template <i64 W>
+void bf16_pack_rows(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc,
+                    std::uint16_t* tmp) {
+  const i64 kp = (kc + 1) / 2, panels = (count + W - 1) / W;
+  for (i64 p = 0; p < kp; ++p) {
+    const std::uint16_t* lo = bf16_codes(tmp, element(X, k0 + 2 * p, first), X.dtype, count);
+    const std::uint16_t* hi = 2 * p + 1 < kc
+                                  ? bf16_codes(tmp + count, element(X, k0 + 2 * p + 1, first), X.dtype, count)
+                                  : nullptr;
+    for (i64 q = 0; q < panels; ++q) {
+      float* dp = d + (q * kp + p) * W;
+      const i64 lanes = std::min(W, count - q * W);
+      for (i64 w = 0; w < W; w += 16) {
+        const __mmask16 m = first_lanes(std::max<i64>(0, lanes - w));
+        const i64 off = q * W + w;
+        __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo + off));
+        if (hi != nullptr)
+          v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, hi + off)), 16));
+        _mm512_mask_storeu_ps(dp + w, first_lanes(W - w), _mm512_castsi512_ps(v));
+      }
+    }
+  }
+}
+
+// One K-pair step for 12 x 32 lanes. Only this function carries the BF16 target.
+__attribute__((target("avx512bf16"))) void bf16_micro(i64 kp, const float* __restrict a,
+                                                      const float* __restrict b, float* c, i64 ldc,
+                                                      const Epilogue& e) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 12
+  for (i64 r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (i64 p = 0; p < kp; ++p) {
+    const __m512bh b0 = (__m512bh)_mm512_load_ps(b), b1 = (__m512bh)_mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+    for (i64 r = 0; r < MR; ++r) {
+      const __m512bh x = (__m512bh)_mm512_set1_ps(a[r]);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], b0, x);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], b1, x);
+    }
+    a += MR;
+    b += NR;
+  }
+  store_tile(c, ldc, acc, e);
+}
+
+struct Bf16Kernel {
+  static i64 depth(i64 kc) { return (kc + 1) / 2; }
+  static void pack_a(float* pa, const GemmOperand& A, i64 i0, i64 mc, i64 k0, i64 kc, float* tmp) {
+    auto* t = reinterpret_cast<std::uint16_t*>(tmp);
+    if (A.transposed) {
+      bf16_pack_rows<MR>(pa, A, i0, mc, k0, kc, t);
+      return;
+    }
+    const i64 kp = depth(kc);
+    for (i64 p = 0; p * MR < mc; ++p)
+      bf16_pack_runs<MR>(pa + p * kp * MR, A, i0 + p * MR, std::min(MR, mc - p * MR), k0, kc, t);
+  }
+  static void pack_b(float* pb, const GemmOperand& B, i64 j0, i64 n, i64 k0, i64 kc, float* tmp) {
+    auto* t = reinterpret_cast<std::uint16_t*>(tmp);
+    if (!B.transposed) {
+      bf16_pack_rows<NR>(pb, B, j0, n, k0, kc, t);
+      return;
+    }
+    const i64 kp = depth(kc);
+    for (i64 q = 0; q * NR < n; ++q)
+      bf16_pack_runs<NR>(pb + q * kp * NR, B, j0 + q * NR, std::min(NR, n - q * NR), k0, kc, t);
+  }
+  static void micro(i64 kp, const float* a, const float* b, float* c, i64 ldc, const Epilogue& e) {
+    bf16_micro(kp, a, b, c, ldc, e);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The driver both kernels share.
+
+template <typename Kern>
+void drive(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha, const GemmOperand& A,
+           const GemmOperand& B, float beta, float* c, i64 ldc, const TileRowsDone& finish) {
+  const i64 kcap = std::min(K, KC), dcap = Kern::depth(kcap);
+  float* pb = aligned_scratch(Scratch::gemm_b, dcap * round_up(n, NR));
+  float* pa = aligned_scratch(Scratch::gemm_a, dcap * std::min(round_up(m, MR), MC));
+  // Row buffers for formats decoded before packing: NR runs of kcap, or two rows of the tile.
+  float* tmp = thread_scratch<float>(Scratch::gemm_rows,
+                                     static_cast<std::size_t>(std::max({NR * kcap, 2 * n, 2 * MC})));
+  Epilogue e{_mm512_set1_ps(alpha), _mm512_set1_ps(beta), true, beta != 0.0f};
+  for (i64 k0 = 0; k0 < K; k0 += KC) {
+    const i64 kc = std::min(KC, K - k0), d = Kern::depth(kc);
+    e.first = k0 == 0;
+    Kern::pack_b(pb, B, j0, n, k0, kc, tmp);
+    for (i64 ib = 0; ib < m; ib += MC) {
+      const i64 mc = std::min(MC, m - ib);
+      Kern::pack_a(pa, A, i0 + ib, mc, k0, kc, tmp);
+      for (i64 j = 0; j < n; j += NR) {
+        const float* bp = pb + (j / NR) * d * NR;
+        const i64 cols = std::min(NR, n - j);
+        for (i64 i = 0; i < mc; i += MR) {
+          const float* ap = pa + (i / MR) * d * MR;
+          float* cp = c + (ib + i) * ldc + j;
+          const i64 rows = std::min(MR, mc - i);
+          if (rows == MR && cols == NR) {
+            Kern::micro(d, ap, bp, cp, ldc, e);
+            continue;
+          }
+          // A partial micro-tile: the same kernel on a full copy, so edge elements see exactly
+          // the arithmetic of interior ones.
+          alignas(64) float t[MR * NR] = {};
+          if (!e.first || e.read_c)
+            for (i64 r = 0; r < rows; ++r)
+              std::memcpy(t + r * NR, cp + r * ldc, static_cast<std::size_t>(cols) * 4);
+          Kern::micro(d, ap, bp, t, NR, e);
+          for (i64 r = 0; r < rows; ++r)
+            std::memcpy(cp + r * ldc, t + r * NR, static_cast<std::size_t>(cols) * 4);
+        }
+      }
+      if (finish && k0 + kc == K) finish(ib, mc);
+    }
+  }
+}
+
+}  // namespace
+
+void packed_gemm_tile_avx512(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha,
+                             const GemmOperand& A, const GemmOperand& B, float beta, float* c,
+                             i64 ldc, const TileRowsDone& finish) {
+  drive<F32Kernel>(i0, j0, m, n, K, alpha, A, B, beta, c, ldc, finish);
+}
+
+void packed_gemm_tile_bf16dot(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha,
+                              const GemmOperand& A, const GemmOperand& B, float beta, float* c,
+                              i64 ldc, const TileRowsDone& finish) {
+  drive<Bf16Kernel>(i0, j0, m, n, K, alpha, A, B, beta, c, ldc, finish);
+}
+
+}  // namespace mixtrain::kernels::cpu::detail
