@@ -34,7 +34,7 @@ void packed_gemm_tile(std::int64_t i0, std::int64_t j0, std::int64_t m, std::int
                       std::int64_t K, float alpha, const GemmOperand& A, const GemmOperand& B,
                       float beta, float* c, std::int64_t ldc, const TileRowsDone& finish = {});
 
-// The same tile on the AVX-512 tiers (gemm_tile_avx512.cpp), MR x NR = 12 x 32:
+// The same tile on the AVX-512 tiers (gemm_tile_avx512.cpp), MR x NR = 6 x 64:
 //  - packed_gemm_tile_avx512: the fp32 FMA kernel, any operand formats; the AVX2 kernel's
 //    K-block, order and epilogue, so the same bits.
 //  - packed_gemm_tile_bf16dot: vdpbf16ps on K-pairs; A and B must each be bf16, e4m3 or e5m2.
