@@ -55,7 +55,7 @@ __mmask8 first_lanes8(i64 n) { return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << 
 
 // Interleaves `rows` runs of kc 32-bit lanes (L's loads) into a micro-panel of width W
 // (d[k * W + r]); lanes r >= rows are zero. Eight k at a time through 8 x 8 transposes, with
-// masked stores for a last group narrower than eight (W = 12), so no store crosses into
+// masked stores for a last group narrower than eight (W = 6), so no store crosses into
 // another k's lanes.
 template <i64 W, typename L>
 void interleave_runs(float* d, const unsigned char* const* runs, i64 rows, i64 kc) {
