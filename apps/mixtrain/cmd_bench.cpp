@@ -2,15 +2,20 @@
 // kernels::cpu::gemm with A and B stored in one dtype against OpenBLAS sgemm called directly in
 // the same run; later issues add `bench --model` as a sibling subcommand.
 #include <cstdio>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "commands.h"
+#include "onednn_peer.h"
 #include "train/trainer.h"
 #include "train_options.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_bench.h"
 #include "numerics/format.h"
+#include "runtime/cpu_features.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -29,15 +34,30 @@ void run_gemm(const GemmArgs& a) {
   const auto t = numerics::parse_dtype(a.dtype);
   check(t && *t != DType::fp64,
         "--dtype: expected fp32, fp16, bf16, e4m3 or e5m2, got '" + a.dtype + "'");
-  // The three timings are interleaved round by round (kernels::cpu::compare_gemm) so that load
-  // from other processes on a shared machine shifts them alike.
-  const auto c = kernels::cpu::compare_gemm(a.m, a.n, a.k, *t, a.repeats);
+  // All timings are interleaved round by round (kernels::cpu::compare_gemm) so that load from
+  // other processes on a shared machine shifts them alike. The oneDNN peer takes bf16 inputs for
+  // 16- and 8-bit dtypes (what PyTorch's autocast runs; oneDNN 2.x has no fp8 matmul here) and
+  // f32 inputs otherwise, and f32 inputs for the fp32 comparison.
+  const bool lowp = *t == DType::bf16 || *t == DType::fp16 || *t == DType::e4m3 || *t == DType::e5m2;
+  std::optional<OnednnPeer> peer, peer32;
+  if (onednn_available()) {
+    peer32 = make_onednn_matmul(a.m, a.n, a.k, false);
+    if (lowp) peer = make_onednn_matmul(a.m, a.n, a.k, true);
+  }
+  const OnednnPeer* main_peer = lowp ? (peer ? &*peer : nullptr) : (peer32 ? &*peer32 : nullptr);
+  const auto c = kernels::cpu::compare_gemm(a.m, a.n, a.k, *t, a.repeats,
+                                            main_peer ? main_peer->run : std::function<void()>{},
+                                            peer32 ? peer32->run : std::function<void()>{});
   nlohmann::ordered_json j;
   j["bench"] = "gemm";
   j["m"] = a.m;
   j["n"] = a.n;
   j["k"] = a.k;
   j["dtype"] = std::string(name(*t));
+  j["isa_tier"] = std::string(runtime::tier_name(runtime::isa_tier()));
+  j["kernel"] = std::string(kernels::cpu::gemm_kernel_name(kernels::cpu::gemm_kernel_for(*t, *t)));
+  j["fp32_kernel"] =
+      std::string(kernels::cpu::gemm_kernel_name(kernels::cpu::gemm_kernel_for(DType::fp32, DType::fp32)));
   j["threads"] = runtime::num_threads();
   j["repeats"] = a.repeats;
   j["ms"] = c.mixtrain.ms;
@@ -45,10 +65,22 @@ void run_gemm(const GemmArgs& a) {
   j["fp32_ms"] = c.mixtrain_fp32.ms;
   j["fp32_gflops"] = c.mixtrain_fp32.gflops;
   j["ratio_vs_fp32"] = c.ratio_vs_fp32;  // medians of per-round ratios
+  if (c.mixtrain_bf16.ms > 0) {
+    j["bf16_gflops"] = c.mixtrain_bf16.gflops;
+    j["ratio_vs_bf16"] = c.ratio_vs_bf16;
+  }
   j["sgemm_ms"] = c.sgemm.ms;
   j["sgemm_gflops"] = c.sgemm.gflops;
   j["ratio_vs_sgemm"] = c.ratio_vs_sgemm;
   j["fp32_ratio_vs_sgemm"] = c.fp32_ratio_vs_sgemm;
+  if (main_peer != nullptr) {
+    j["onednn_dtype"] = main_peer->dtype;
+    j["onednn_gflops"] = c.peer.gflops;
+    j["ratio_vs_onednn"] = c.ratio_vs_peer;
+    j["fp32_ratio_vs_onednn_f32"] = c.fp32_ratio_vs_peer;
+  } else {
+    j["onednn"] = "not built (install libdnnl-dev and reconfigure)";
+  }
   std::printf("%s\n", j.dump().c_str());
 }
 

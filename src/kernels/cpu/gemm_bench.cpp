@@ -98,48 +98,73 @@ GemmBenchResult bench_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType
 }
 
 GemmComparison compare_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType dtype,
-                            int repeats) {
+                            int repeats, const std::function<void()>& peer,
+                            const std::function<void()>& fp32_peer) {
   check(m > 0 && n > 0 && k > 0, "bench gemm: sizes must be positive");
   check(repeats >= 1, "bench gemm: repeats must be >= 1");
   const auto a32 = random_fp32(static_cast<std::size_t>(m * k), 1);
   const auto b32 = random_fp32(static_cast<std::size_t>(k * n), 2);
   const auto sa = store(a32, dtype), sb = store(b32, dtype);
+  const bool fp8 = dtype == DType::e4m3 || dtype == DType::e5m2;
+  const auto ha = store(a32, DType::bf16), hb = store(b32, DType::bf16);
   std::vector<float> c(static_cast<std::size_t>(m * n));
   const GemmOperand A{sa.bytes.data(), dtype, k, false, sa.scale_inv};
   const GemmOperand B{sb.bytes.data(), dtype, n, false, sb.scale_inv};
+  const GemmOperand A16{ha.bytes.data(), DType::bf16, k}, B16{hb.bytes.data(), DType::bf16, n};
   const GemmOperand A32{a32.data(), DType::fp32, k}, B32{b32.data(), DType::fp32, n};
   const GemmOutput C{c.data(), DType::fp32, n};
   const int threads = runtime::num_threads();
-  std::vector<double> t_mix, t_f32, t_blas;
+  auto timed = [](auto&& fn) {
+    const double t0 = now_ms();
+    fn();
+    return now_ms() - t0;
+  };
+  std::vector<double> t_mix, t_f32, t_bf16, t_blas, t_peer, t_fpeer;
   for (int r = -2; r < repeats; ++r) {
-    double t0 = now_ms();
-    gemm(m, n, k, 1.0f, A, B, 0.0f, C);
-    const double d_mix = now_ms() - t0;
-    t0 = now_ms();
-    gemm(m, n, k, 1.0f, A32, B32, 0.0f, C);
-    const double d_f32 = now_ms() - t0;
+    const double d_mix = timed([&] { gemm(m, n, k, 1.0f, A, B, 0.0f, C); });
+    const double d_peer = peer ? timed(peer) : 0.0;
+    const double d_f32 = timed([&] { gemm(m, n, k, 1.0f, A32, B32, 0.0f, C); });
+    const double d_fpeer = fp32_peer ? timed(fp32_peer) : 0.0;
+    const double d_bf16 = fp8 ? timed([&] { gemm(m, n, k, 1.0f, A16, B16, 0.0f, C); }) : 0.0;
     set_blas_num_threads(threads);
-    t0 = now_ms();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(n), int(k), 1.0f,
-                a32.data(), int(k), b32.data(), int(n), 0.0f, c.data(), int(n));
-    const double d_blas = now_ms() - t0;
+    const double d_blas = timed([&] {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(n), int(k), 1.0f,
+                  a32.data(), int(k), b32.data(), int(n), 0.0f, c.data(), int(n));
+    });
     set_blas_num_threads(1);
     settle_blas_threads();
     if (r < 0) continue;  // warm-up rounds
     t_mix.push_back(d_mix);
     t_f32.push_back(d_f32);
+    t_bf16.push_back(d_bf16);
     t_blas.push_back(d_blas);
+    t_peer.push_back(d_peer);
+    t_fpeer.push_back(d_fpeer);
   }
   auto median_ratio = [](const std::vector<double>& slow, const std::vector<double>& fast) {
+    if (slow.empty() || slow[0] == 0.0) return 0.0;
     std::vector<double> r;
     for (std::size_t i = 0; i < slow.size(); ++i) r.push_back(slow[i] / fast[i]);
     std::sort(r.begin(), r.end());
     const std::size_t h = r.size() / 2;
     return r.size() % 2 ? r[h] : 0.5 * (r[h - 1] + r[h]);
   };
-  return {summarise(t_mix, m, n, k),       summarise(t_f32, m, n, k),
-          summarise(t_blas, m, n, k),      median_ratio(t_f32, t_mix),
-          median_ratio(t_blas, t_f32),     median_ratio(t_blas, t_mix)};
+  auto summary = [&](const std::vector<double>& t) {
+    return t.empty() || t[0] == 0.0 ? GemmBenchResult{0, 0} : summarise(t, m, n, k);
+  };
+  GemmComparison out{};
+  out.mixtrain = summary(t_mix);
+  out.mixtrain_fp32 = summary(t_f32);
+  out.mixtrain_bf16 = summary(t_bf16);
+  out.sgemm = summary(t_blas);
+  out.peer = summary(t_peer);
+  out.ratio_vs_fp32 = median_ratio(t_f32, t_mix);
+  out.fp32_ratio_vs_sgemm = median_ratio(t_blas, t_f32);
+  out.ratio_vs_sgemm = median_ratio(t_blas, t_mix);
+  out.ratio_vs_bf16 = median_ratio(t_bf16, t_mix);
+  out.ratio_vs_peer = median_ratio(t_peer, t_mix);
+  out.fp32_ratio_vs_peer = median_ratio(t_fpeer, t_f32);
+  return out;
 }
 
 GemmBenchResult direct_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, int repeats) {

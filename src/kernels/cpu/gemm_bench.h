@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "numerics/format.h"
 
@@ -24,18 +25,25 @@ GemmBenchResult bench_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType
 // the pool's thread count (what a program calling OpenBLAS gets); puts BLAS back to one thread.
 GemmBenchResult direct_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, int repeats);
 
-// The three measurements `mixtrain bench gemm` reports, interleaved round by round (one run of
-// each per round, after two warm-up rounds) so that a change in machine load shifts all of them
-// alike and their ratios stay meaningful on a shared machine. Medians over `repeats` rounds.
+// The measurements `mixtrain bench gemm` reports, interleaved round by round (one run of each
+// per round, after two warm-up rounds) so that a change in machine load shifts all of them alike
+// and their ratios stay meaningful on a shared machine. Medians over `repeats` rounds.
 struct GemmComparison {
   GemmBenchResult mixtrain;       // gemm() with A, B in dtype
   GemmBenchResult mixtrain_fp32;  // gemm() with A, B in fp32 (same values as the sgemm run)
+  GemmBenchResult mixtrain_bf16;  // gemm() with A, B in bf16 (only for fp8 dtypes, else 0)
   GemmBenchResult sgemm;          // cblas_sgemm called directly, OpenBLAS's own threads
+  GemmBenchResult peer;           // the caller's peer (e.g. oneDNN), when one was given, else 0
   // Medians over rounds of the per-round speed ratios (robust to load that changes between
-  // rounds): mixtrain / mixtrain_fp32, mixtrain_fp32 / sgemm, mixtrain / sgemm.
-  double ratio_vs_fp32, fp32_ratio_vs_sgemm, ratio_vs_sgemm;
+  // rounds): mixtrain / mixtrain_fp32, mixtrain_fp32 / sgemm, mixtrain / sgemm, mixtrain /
+  // mixtrain_bf16, mixtrain / peer and mixtrain_fp32 / peer (0 when not measured).
+  double ratio_vs_fp32, fp32_ratio_vs_sgemm, ratio_vs_sgemm, ratio_vs_bf16, ratio_vs_peer,
+      fp32_ratio_vs_peer;
 };
+// `peer`, when set, runs one GEMM of the same shape in another library (timed per round, between
+// mixtrain's runs); `fp32_peer` the same for fp32 inputs (may be the same callable).
 GemmComparison compare_gemm(std::int64_t m, std::int64_t n, std::int64_t k, DType dtype,
-                            int repeats);
+                            int repeats, const std::function<void()>& peer = {},
+                            const std::function<void()>& fp32_peer = {});
 
 }  // namespace mixtrain::kernels::cpu
