@@ -133,6 +133,8 @@ void register_bench(CLI::App& app) {
     j["batch"] = rc.cfg.batch;
     j["steps"] = rc.cfg.steps;
     j["threads"] = s["threads"];
+    j["isa_tier"] = s["isa_tier"];
+    j["gemm_flops_by_kernel"] = s["gemm_flops_by_kernel"];
     j["median_ms"] = s["ms_per_step"];
     j["samples_per_s"] = s["samples_per_s"];
     j["peak_bytes"] = s["peak_bytes"];

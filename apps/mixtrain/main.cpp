@@ -8,6 +8,8 @@
 #include <string>
 
 #include "commands.h"
+#include "kernels/cpu/gemm.h"
+#include "runtime/cpu_features.h"
 #include "runtime/error.h"
 
 namespace {
@@ -39,6 +41,10 @@ int main(int argc, char** argv) {
   mixtrain::app::register_inspect(app);
   mixtrain::app::register_doctor(app);
   try {
+    // The kernel-selection variables are read here, before any work, so that a bad value is
+    // one clear error rather than a failure inside a worker thread.
+    mixtrain::runtime::isa_tier();
+    mixtrain::kernels::cpu::gemm_kernel_for(mixtrain::DType::fp32, mixtrain::DType::fp32);
     app.parse(argc, argv);  // runs the selected subcommand's callback
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help (and friends) print and succeed

@@ -26,6 +26,7 @@
 #include "ops/elementwise.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
+#include "runtime/cpu_features.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 #include "tensor/ledger.h"
@@ -375,6 +376,11 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   // precision: fp8_gemm_flop_fraction is the share run with both operands in fp8.
   summary["gemm_flops"] = {{"fp8", flops.fp8}, {"half", flops.half}, {"full", flops.full}};
   summary["fp8_gemm_flop_fraction"] = flops.total() > 0 ? flops.fp8 / flops.total() : 0.0;
+  // Which CPU tier the kernels ran at (runtime/cpu_features.h) and which GEMM kernels did the work.
+  summary["isa_tier"] = std::string(runtime::tier_name(runtime::isa_tier()));
+  summary["gemm_flops_by_kernel"] = nlohmann::json::object();
+  for (const auto& [kernel, f] : kernels::cpu::gemm_flops_by_kernel())
+    summary["gemm_flops_by_kernel"][std::string(kernel)] = f;
   if (pilot) summary["precision_events"] = precision_events;
   summary["steps"] = end;
   const std::size_t tail = std::min<std::size_t>(losses.size(), 20);

@@ -34,10 +34,16 @@ using i64 = std::int64_t;
 // GEMM flop counters (gemm_flops), in units of flops; an int64 holds 9.2e18, days of work here.
 std::atomic<std::uint64_t> g_flops[3];
 
+// The same work by the kernel that ran it (GemmKernel order; all-fp64 products are not counted).
+std::atomic<std::uint64_t> g_kernel_flops[4];
+
 void count_flops(i64 batch, i64 M, i64 N, i64 K, DType a, DType b) {
   const int wa = numerics::spec(a).bits(), wb = numerics::spec(b).bits();
   const int bucket = wa == 8 && wb == 8 ? 0 : std::max(wa, wb) <= 16 ? 1 : 2;
-  g_flops[bucket].fetch_add(static_cast<std::uint64_t>(2 * batch * M * N * K), std::memory_order_relaxed);
+  const auto flops = static_cast<std::uint64_t>(2 * batch * M * N * K);
+  g_flops[bucket].fetch_add(flops, std::memory_order_relaxed);
+  if (a != DType::fp64 || b != DType::fp64)
+    g_kernel_flops[static_cast<int>(gemm_kernel_for(a, b))].fetch_add(flops, std::memory_order_relaxed);
 }
 
 // Below this many flops a GEMM runs on the calling thread: waking the pool costs ~10 us.
@@ -405,6 +411,16 @@ GemmFlops gemm_flops() {
 
 void reset_gemm_flops() {
   for (auto& f : g_flops) f.store(0, std::memory_order_relaxed);
+  for (auto& f : g_kernel_flops) f.store(0, std::memory_order_relaxed);
+}
+
+std::vector<std::pair<std::string_view, double>> gemm_flops_by_kernel() {
+  std::vector<std::pair<std::string_view, double>> out;
+  for (int k = 0; k < 4; ++k) {
+    const auto f = g_kernel_flops[k].load(std::memory_order_relaxed);
+    if (f != 0) out.emplace_back(gemm_kernel_name(static_cast<GemmKernel>(k)), static_cast<double>(f));
+  }
+  return out;
 }
 
 void gemm(i64 M, i64 N, i64 K, float alpha, const GemmOperand& A, const GemmOperand& B,

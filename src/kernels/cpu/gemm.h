@@ -50,6 +50,8 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "numerics/format.h"
 
@@ -97,6 +99,9 @@ struct GemmFlops {
 };
 GemmFlops gemm_flops();
 void reset_gemm_flops();
+// The same work since the last reset by the kernel that ran it (gemm_kernel_name, flops), only
+// kernels that ran; all-fp64 products are not counted.
+std::vector<std::pair<std::string_view, double>> gemm_flops_by_kernel();
 
 // The kernel gemm() runs for operands of these formats at the current ISA tier and MIXTRAIN_GEMM
 // (an all-fp64 product is always dgemm and is not described here).
