@@ -138,7 +138,7 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
   }
   if (autograd::any_requires_grad({&x, &W, &b})) {
     autograd::record(y, "linear", {x, W, b},
-                     [x, W, b, act, pre, yd = y.detach(), M, in, outf, ct, grad_hook](const Tensor& g) -> std::vector<Tensor> {
+                     [x, W, b, act, pre, yd = y.detach(), M, in, outf, ct, od, grad_hook](const Tensor& g) -> std::vector<Tensor> {
       // dZ = dY * act'(pre-activation) in the compute dtype; db = column sums of dZ.
       Tensor dz = g.view({M, outf});
       Tensor db;
@@ -182,6 +182,14 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
           dz = dzc;
         }
       }
+      // The gradient of a 16-bit activation is stored in 16 bits, as a low-precision backward
+      // stores it (PyTorch autocast's GELU runs, and is differentiated, in bf16): when the whole
+      // layer runs in one 16-bit format, dZ = dY * act' is rounded once into it, so that both
+      // GEMMs below take 16-bit operands (on avx512_bf16 CPUs, the vdpbf16ps kernel) instead of
+      // an fp32 x bf16 mix. db was summed from the fp32 dZ before the rounding.
+      if (act != Activation::identity && numerics::spec(od).bits() == 16 && x.dtype() == od &&
+          W.dtype() == od && dz.dtype() != od)
+        dz = as_dtype(dz, od);
       if (grad_hook) dz = grad_hook(dz);
       Tensor dx, dW;
       if (x.requires_grad()) {

@@ -492,8 +492,9 @@ void gemm_bf16dot_emulated(i64 M, i64 N, i64 K, float alpha, const GemmOperand& 
     if (beta != 0.0f) numerics::decode(crow.data(), dst, C.dtype, crow.size());
     for (i64 j = 0; j < N; ++j) {
       float& c = crow[static_cast<std::size_t>(j)];
-      for (i64 k0 = 0; k0 < K; k0 += detail::kPackedKBlock) {
-        const i64 kend = std::min(K, k0 + detail::kPackedKBlock);
+      const i64 kb = detail::packed_k_block(K);
+      for (i64 k0 = 0; k0 < K; k0 += kb) {
+        const i64 kend = std::min(K, k0 + kb);
         float acc = 0.0f;
         for (i64 k = k0; k < kend; k += 2)
           acc = bf16_dot_step(acc, pair(a, i, k) & (k + 1 < kend ? 0xFFFFFFFFu : 0xFFFFu),

@@ -17,7 +17,8 @@
 // The two accumulation contracts (docs/AMP.md, "GEMM numerics per tier"):
 //  - exact (avx2_fp32, avx512_fp32; the OpenBLAS path up to its own summation order): every
 //    operand decodes exactly into fp32, products are exact, and each C element is accumulated
-//    with one fp32 FMA per k, in k order, within K-blocks of 256; per block
+//    with one fp32 FMA per k, in k order, within K-blocks (ceil(K / 256) blocks of near-equal
+//    even length, the last taking the rest: detail::packed_k_block); per block
 //    C = alpha * acc + (first block ? beta * C : C), each operation rounded to nearest even.
 //    avx2_fp32 and avx512_fp32 give identical bits.
 //  - bf16dot (avx512_bf16dot): the same K-blocks and the same per-block update, but within a
@@ -124,7 +125,7 @@ std::size_t gemm_workspace_bytes();
 // directly raise it and put it back.
 bool set_blas_num_threads(int n);
 
-// The bf16dot contract (above) in portable C++: per element, K-blocks of 256, K-pairs stepped by
+// The bf16dot contract (above) in portable C++: per element, the same K-blocks, K-pairs stepped by
 // bf16_dot_step (bf16_dot.h), the per-block update, one rounding into C's dtype. A and B must be
 // bf16, e4m3 or e5m2. Test oracle for the avx512_bf16dot kernel, which it matches bit for bit.
 void gemm_bf16dot_emulated(std::int64_t M, std::int64_t N, std::int64_t K, float alpha,

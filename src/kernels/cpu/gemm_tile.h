@@ -9,7 +9,7 @@
 // a whole K-block, and the epilogue applies alpha and beta in the same store.
 //
 // Numerics of the fp32 kernels (the exact contract of gemm.h): products are exact (every supported format decodes
-// exactly into fp32), accumulation is fp32 FMA in k order within a K-block of kPackedKBlock, and
+// exactly into fp32), accumulation is fp32 FMA in k order within a K-block (packed_k_block), and
 // C = alpha * acc + (first block ? beta * C : C) per block, each step rounded once. The summation
 // order of one C element depends only on K, never on where tile or micro-tile edges fall, so the
 // result does not depend on the thread count. The bf16 dot-product kernel has gemm.h's bf16dot
@@ -23,6 +23,17 @@
 namespace mixtrain::kernels::cpu::detail {
 
 inline constexpr std::int64_t kPackedKBlock = 256;  // KC: one packed B micro-panel is 16 KiB
+
+// The K-block length for a product of depth K: K is cut into ceil(K / 256) blocks of near-equal
+// length (rounded up to even, so that a bf16 K-pair never straddles two blocks), the last one
+// taking the rest. Balanced blocks avoid a short last block (K = 784 would leave 16), which costs
+// a whole pass over C for little work. Depends on K alone: part of every packed kernel's
+// summation order (gemm.h).
+inline std::int64_t packed_k_block(std::int64_t K) {
+  const std::int64_t blocks = (K + kPackedKBlock - 1) / kPackedKBlock;
+  const std::int64_t len = blocks == 0 ? 0 : (K + blocks - 1) / blocks;
+  return len + (len & 1);
+}
 inline constexpr std::int64_t kPackedMBlock = 96;   // MC: one packed A block is 96 KiB (L2)
 
 // The tile of rows [i0, i0 + m) and columns [j0, j0 + n) of C = alpha * op(A) op(B) + beta * C,

@@ -1,7 +1,7 @@
 // The packed AVX2/FMA GEMM tile (gemm_tile.h). Compiled with -mavx2 -mfma -mf16c; gemm.cpp only
 // calls it after runtime::isa_tier() has checked the CPU.
 //
-// Layout (BLIS): for each K-block of KC, op(B) is packed into 16-column micro-panels
+// Layout (BLIS): for each K-block (packed_k_block), op(B) is packed into 16-column micro-panels
 // (pb[(q * kc + k) * 16 + c]) and, MC rows at a time, op(A) into 6-row micro-panels
 // (pa[(p * kc + k) * 6 + r]), widening bf16/fp16 inside the loads (fp8 and fp64 through a row
 // buffer). The 6x16 micro-kernel
@@ -26,7 +26,7 @@ namespace mixtrain::kernels::cpu::detail {
 namespace {
 
 using i64 = std::int64_t;
-constexpr i64 MR = 6, NR = 16, KC = kPackedKBlock, MC = kPackedMBlock;
+constexpr i64 MR = 6, NR = 16, MC = kPackedMBlock;
 static_assert(MC % MR == 0);
 
 i64 round_up(i64 a, i64 b) { return (a + b - 1) / b * b; }
@@ -243,15 +243,15 @@ void edge_kernel(i64 kc, const float* a, const float* b, float* c, i64 ldc, i64 
 void packed_gemm_tile(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha, const GemmOperand& A,
                       const GemmOperand& B, float beta, float* c, i64 ldc,
                       const TileRowsDone& finish) {
-  const i64 kcap = std::min(K, KC);
+  const i64 kb = packed_k_block(K), kcap = std::min(K, kb);
   const i64 np = round_up(n, NR);
   float* pb = aligned_scratch(Scratch::gemm_b, kcap * np);
   float* pa = aligned_scratch(Scratch::gemm_a, kcap * std::min(round_up(m, MR), MC));
   float* tmp = thread_scratch<float>(Scratch::gemm_rows,
                                      static_cast<std::size_t>(std::max({NR * kcap, n, MC})));
   Epilogue e{_mm256_set1_ps(alpha), _mm256_set1_ps(beta), true, beta != 0.0f};
-  for (i64 k0 = 0; k0 < K; k0 += KC) {
-    const i64 kc = std::min(KC, K - k0);
+  for (i64 k0 = 0; k0 < K; k0 += kb) {
+    const i64 kc = std::min(kb, K - k0);
     e.first = k0 == 0;
     dispatch_pack<PackB>(B.dtype, pb, B, j0, n, k0, kc, tmp);
     for (i64 ib = 0; ib < m; ib += MC) {

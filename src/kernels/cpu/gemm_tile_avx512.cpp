@@ -3,7 +3,7 @@
 // bf16 micro-kernel carries the avx512bf16 target, so the fp32 tier never executes a BF16
 // instruction. gemm.cpp calls these only after runtime::isa_tier() has checked the CPU.
 //
-// Both kernels share one BLIS-style driver (KC-deep K-blocks; op(B) packed into NR-column
+// Both kernels share one BLIS-style driver (K-blocks of packed_k_block; op(B) packed into NR-column
 // micro-panels per K-block, op(A) into MR-row micro-panels MC rows at a time; a 6 x 64
 // micro-kernel holding 24 zmm accumulators over a whole K-block: per k (or K-pair) 4 loads of B
 // and 6 broadcasts of A feed 24 FMAs (dot products), fewer broadcast uops per FMA than 12 x 32,
@@ -34,8 +34,8 @@ namespace mixtrain::kernels::cpu::detail {
 namespace {
 
 using i64 = std::int64_t;
-constexpr i64 MR = 6, NR = 64, NV = NR / 16, KC = kPackedKBlock, MC = 96;
-static_assert(MC % MR == 0 && KC % 2 == 0 && NR % 16 == 0);
+constexpr i64 MR = 6, NR = 64, NV = NR / 16, MC = 96;
+static_assert(MC % MR == 0 && NR % 16 == 0);
 
 i64 round_up(i64 a, i64 b) { return (a + b - 1) / b * b; }
 
@@ -374,15 +374,15 @@ struct Bf16Kernel {
 template <typename Kern>
 void drive(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha, const GemmOperand& A,
            const GemmOperand& B, float beta, float* c, i64 ldc, const TileRowsDone& finish) {
-  const i64 kcap = std::min(K, KC), dcap = Kern::depth(kcap);
+  const i64 kb = packed_k_block(K), kcap = std::min(K, kb), dcap = Kern::depth(kcap);
   float* pb = aligned_scratch(Scratch::gemm_b, dcap * round_up(n, NR));
   float* pa = aligned_scratch(Scratch::gemm_a, dcap * std::min(round_up(m, MR), MC));
   // Row buffers for formats decoded before packing: NR runs of kcap, or two rows of the tile.
   float* tmp = thread_scratch<float>(Scratch::gemm_rows,
                                      static_cast<std::size_t>(std::max({NR * kcap, 2 * n, 2 * MC})));
   Epilogue e{_mm512_set1_ps(alpha), _mm512_set1_ps(beta), true, beta != 0.0f};
-  for (i64 k0 = 0; k0 < K; k0 += KC) {
-    const i64 kc = std::min(KC, K - k0), d = Kern::depth(kc);
+  for (i64 k0 = 0; k0 < K; k0 += kb) {
+    const i64 kc = std::min(kb, K - k0), d = Kern::depth(kc);
     e.first = k0 == 0;
     Kern::pack_b(pb, B, j0, n, k0, kc, tmp);
     for (i64 ib = 0; ib < m; ib += MC) {
