@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
+#include "numerics/convert.h"
 #include "numerics/encode.h"
 #include "runtime/parallel.h"
 
@@ -74,6 +77,61 @@ float abs_max(const float* x, std::size_t n) {
   // 2M values).
   std::uint32_t m = 0;
   for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::bit_cast<std::uint32_t>(x[i]) & 0x7FFFFFFFu);
+  return std::bit_cast<float>(m);
+}
+
+namespace {
+// Largest magnitude code of n 8- or 16-bit codes: in every format here (sign-magnitude, NaN
+// codes above inf above the finite ones), magnitude order is the unsigned order of the codes
+// with the sign bit cleared, so no decode is needed.
+template <typename U>
+U max_magnitude_code(const U* c, std::size_t n) {
+  constexpr U mask = static_cast<U>(~(U{1} << (8 * sizeof(U) - 1)));
+  U m = 0;
+  for (std::size_t i = 0; i < n; ++i) m = std::max(m, static_cast<U>(c[i] & mask));
+  return m;
+}
+}  // namespace
+
+float abs_max(const void* codes, DType t, std::size_t n) {
+  if (t == DType::fp32 && n < (std::size_t{1} << 16)) return abs_max(static_cast<const float*>(codes), n);
+  const int bits = spec(t).bits();
+  if (bits == 8 || bits == 16) {
+    constexpr std::size_t kGrain = std::size_t{1} << 18;
+    std::vector<std::uint16_t> parts((n + kGrain - 1) / kGrain, 0);
+    runtime::parallel_for(n, kGrain, [&](std::size_t b, std::size_t e) {
+      parts[b / kGrain] =
+          bits == 8 ? max_magnitude_code(static_cast<const std::uint8_t*>(codes) + b, e - b)
+                    : max_magnitude_code(static_cast<const std::uint16_t*>(codes) + b, e - b);
+    });
+    std::uint16_t m = 0;
+    for (std::uint16_t v : parts) m = std::max(m, v);
+    float out;
+    if (bits == 8) {
+      const auto c = static_cast<std::uint8_t>(m);
+      decode(&out, &c, t, 1);
+    } else {
+      decode(&out, &m, t, 1);
+    }
+    return std::fabs(out);
+  }
+  constexpr std::size_t kGrain = std::size_t{1} << 16, kBlock = 1024;
+  std::vector<std::uint32_t> parts((n + kGrain - 1) / kGrain, 0);
+  const std::size_t bytes = size_of(t);
+  runtime::parallel_for(n, kGrain, [&](std::size_t b, std::size_t e) {
+    const auto* p = static_cast<const unsigned char*>(codes);
+    float tmp[kBlock];
+    std::uint32_t m = 0;
+    for (std::size_t i = b; i < e; i += kBlock) {
+      const std::size_t k = std::min(kBlock, e - i);
+      const float* v = t == DType::fp32 ? reinterpret_cast<const float*>(p + i * bytes) : tmp;
+      if (t != DType::fp32) decode(tmp, p + i * bytes, t, k);  // k < the decode grain: inline
+      m = std::max(m, std::bit_cast<std::uint32_t>(abs_max(v, k)));
+    }
+    parts[b / kGrain] = m;
+  });
+  std::uint32_t m = 0;
+  for (std::uint32_t v : parts) m = std::max(m, v);
   return std::bit_cast<float>(m);
 }
 

@@ -48,6 +48,9 @@ FormatThresholds thresholds(DType target);
 // Largest |x| of a buffer; NaN (some NaN) if any value is NaN, inf if any is infinite: they are
 // what an fp8 scale or the numerics doctor must see.
 float abs_max(const float* x, std::size_t n);
+// The same over n codes of any format, decoded in small blocks (no copy of the buffer),
+// multithreaded.
+float abs_max(const void* codes, DType t, std::size_t n);
 
 // Statistics of x * scale (the product rounded to fp32) for the target format. Multithreaded;
 // the result does not depend on the thread count.

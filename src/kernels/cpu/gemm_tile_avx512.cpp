@@ -12,8 +12,7 @@
 //    through a row buffer); per k one fp32 FMA per element, in k order. The same K-block and the
 //    same epilogue as the AVX2 kernel, so the two tiers give the same bits.
 //  - bf16 kernel: panels of 32-bit words, each a K-pair of bf16 codes (element 2p in the low
-//    half, 2p + 1 in the high half); fp8 codes are widened to bf16 exactly through a 256-entry
-//    table. Per K-pair one vdpbf16ps: acc = (acc + a[2p+1] b[2p+1]) + a[2p] b[2p], each product
+//    half, 2p + 1 in the high half); fp8 codes are widened to bf16 exactly while packing. Per K-pair one vdpbf16ps: acc = (acc + a[2p+1] b[2p+1]) + a[2p] b[2p], each product
 //    exact, each add rounded to nearest even, bf16 subnormal inputs read as zero and fp32
 //    subnormal results flushed to zero (docs: x86-bf16-semantics). bf16_dot.h emulates it.
 #include <immintrin.h>
@@ -230,31 +229,42 @@ struct F32Kernel {
 // ---------------------------------------------------------------------------------------------
 // bf16 dot-product kernel
 
-// bf16 codes of every fp8 code (exact: fp8 significands and exponents fit bf16's).
-const std::uint16_t* fp8_to_bf16_table(DType t) {
-  static const auto make = [](DType f) {
-    std::array<std::uint16_t, 256> tab{};
-    std::array<unsigned char, 256> codes{};
-    std::array<float, 256> vals{};
-    for (int i = 0; i < 256; ++i) codes[static_cast<std::size_t>(i)] = static_cast<unsigned char>(i);
-    numerics::decode(vals.data(), codes.data(), f, 256);
-    for (int i = 0; i < 256; ++i) {
-      std::uint32_t bits;
-      std::memcpy(&bits, &vals[static_cast<std::size_t>(i)], 4);
-      tab[static_cast<std::size_t>(i)] = static_cast<std::uint16_t>(bits >> 16);
-    }
-    return tab;
-  };
-  static const std::array<std::uint16_t, 256> e4m3 = make(DType::e4m3), e5m2 = make(DType::e5m2);
-  return t == DType::e4m3 ? e4m3.data() : e5m2.data();
+// 16 fp8 codes as 16 bf16 codes, exactly (every fp8 value is a bf16 value).
+//  - e5m2 is the high byte of an fp16 code: widen through vcvtph2ps (subnormals, inf and NaN
+//    included), keep the fp32 code's high half.
+//  - e4m3: the 7 magnitude bits placed at fp32's exponent/mantissa boundary read as
+//    2^(e - 127) * 1.mmm (or a subnormal m * 2^-149 * 2^3 when e = 0); one multiply by 2^120,
+//    exact since the product is a normal fp32, rebiases both to 2^(e - 7) * 1.mmm and
+//    m * 2^-9. The one NaN magnitude (0x7f) and the sign are set by bit operations.
+inline __m256i fp8_to_bf16x16(__m128i codes, DType t) {
+  const __m512i c = _mm512_cvtepu8_epi32(codes);
+  __m512i bits;
+  if (t == DType::e5m2) {
+    const __m256i h = _mm512_cvtepi32_epi16(_mm512_slli_epi32(c, 8));
+    bits = _mm512_castps_si512(_mm512_cvtph_ps(h));
+  } else {
+    const __m512i mag = _mm512_and_si512(c, _mm512_set1_epi32(0x7F));
+    bits = _mm512_castps_si512(_mm512_mul_ps(_mm512_castsi512_ps(_mm512_slli_epi32(mag, 20)),
+                                             _mm512_set1_ps(0x1p120f)));
+    bits = _mm512_mask_mov_epi32(bits, _mm512_cmpeq_epi32_mask(mag, _mm512_set1_epi32(0x7F)),
+                                 _mm512_set1_epi32(0x7FC00000));
+    bits = _mm512_or_si512(bits, _mm512_slli_epi32(_mm512_and_si512(c, _mm512_set1_epi32(0x80)), 24));
+  }
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(bits, 16));
 }
 
 // n elements of X (bf16, e4m3 or e5m2) at src as bf16 codes: in place for bf16, else widened
 // into buf.
 const std::uint16_t* bf16_codes(std::uint16_t* buf, const unsigned char* src, DType t, i64 n) {
   if (t == DType::bf16) return reinterpret_cast<const std::uint16_t*>(src);
-  const std::uint16_t* tab = fp8_to_bf16_table(t);
-  for (i64 i = 0; i < n; ++i) buf[i] = tab[src[i]];
+  i64 i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(buf + i),
+                        fp8_to_bf16x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)), t));
+  if (i < n) {
+    const __mmask16 m = first_lanes(n - i);
+    _mm256_mask_storeu_epi16(buf + i, m, fp8_to_bf16x16(_mm_maskz_loadu_epi8(m, src + i), t));
+  }
   return buf;
 }
 
