@@ -166,6 +166,32 @@ TEST(kernels_gemm_tiers, Bf16DotKernelMatchesEmulationBitForBit) {
   expect_kernel_matches_emulation({300, 700, 600, false, true, DType::bf16, DType::bf16, DType::fp32, 0.0f}, g);
 }
 
+// Every fp8 code through the bf16dot kernel's packing (both layouts of A): C = A * 1 with K = 1
+// gives each code's value back exactly (NaN as NaN, -0 as +0).
+TEST(kernels_gemm_tiers, EveryFp8CodeWidensExactlyInTheBf16DotPack) {
+  if (kc::gemm_kernel_for(DType::e4m3, DType::bf16) != kc::GemmKernel::avx512_bf16dot)
+    GTEST_SKIP() << "the avx512_bf16dot kernel is not in use here (tier " << rt::tier_name(rt::isa_tier()) << ")";
+  for (DType t : {DType::e4m3, DType::e5m2}) {
+    std::vector<unsigned char> codes(256);
+    for (int i = 0; i < 256; ++i) codes[static_cast<std::size_t>(i)] = static_cast<unsigned char>(i);
+    std::vector<float> want(256);
+    nm::decode(want.data(), codes.data(), t, 256);
+    const std::uint16_t one = 0x3F80;  // bf16 1.0
+    for (bool ta : {false, true}) {
+      std::vector<float> c(256, -1.0f);
+      kc::gemm(256, 1, 1, 1.0f, {codes.data(), t, ta ? 256 : 1, ta}, {&one, DType::bf16, 1}, 0.0f,
+               {c.data(), DType::fp32, 1});
+      for (int i = 0; i < 256; ++i) {
+        const auto k = static_cast<std::size_t>(i);
+        if (std::isnan(want[k]))
+          EXPECT_TRUE(std::isnan(c[k])) << mixtrain::name(t) << " code " << i;
+        else  // -0 comes back as +0: the sum starts from +0, as every GEMM's does
+          EXPECT_EQ(c[k], want[k]) << mixtrain::name(t) << " code " << i << (ta ? " At" : "");
+      }
+    }
+  }
+}
+
 // Computes C for one shape on the given tier, fp32 output.
 std::vector<unsigned char> run_on(IsaTier tier, i64 M, i64 N, i64 K, bool ta, bool tb, DType t,
                                   std::mt19937 g) {

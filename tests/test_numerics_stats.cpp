@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
+#include "numerics/convert.h"
 #include "numerics/encode.h"
 #include "numerics/stats.h"
 #include "numerics_test_util.h"
@@ -74,6 +76,37 @@ TEST(Stats, AgreesWithEncoderOnRandomData) {
     std::uint64_t hist_total = 0;
     for (auto c : got.exponent_hist) hist_total += c;
     EXPECT_EQ(hist_total + got.zeros, x.size());
+  }
+}
+
+// abs_max over codes of any format equals the largest |decoded value| (NaN and inf win), for
+// every format and for sizes around the chunk boundaries.
+TEST(Stats, AbsMaxOfCodesMatchesDecodedMaximum) {
+  std::mt19937 g(7);
+  std::uniform_real_distribution<float> d(-300.0f, 300.0f);
+  for (DType t : {DType::fp32, DType::fp16, DType::bf16, DType::e4m3, DType::e5m2, DType::fp64}) {
+    for (std::size_t n : {std::size_t{1}, std::size_t{1000}, std::size_t{70000}, std::size_t{300000}}) {
+      std::vector<float> x(n);
+      for (auto& v : x) v = d(g);
+      std::vector<unsigned char> codes(n * size_of(t));
+      ConvertOptions sat;
+      sat.overflow = Overflow::saturate;
+      encode(codes.data(), t, x.data(), n, sat);
+      std::vector<float> back(n);
+      decode(back.data(), codes.data(), t, n);
+      EXPECT_EQ(abs_max(codes.data(), t, n), abs_max(back.data(), n)) << name(t) << " n=" << n;
+      // A negative NaN or a -inf anywhere decides the result.
+      const std::size_t at = n / 2;
+      x[at] = t == DType::e4m3 ? -std::nanf("") : -std::numeric_limits<float>::infinity();
+      ConvertOptions ieee;
+      ieee.overflow = Overflow::inf;
+      encode(codes.data() + at * size_of(t), t, &x[at], 1, ieee);
+      const float m = abs_max(codes.data(), t, n);
+      if (t == DType::e4m3)
+        EXPECT_TRUE(std::isnan(m)) << name(t);
+      else
+        EXPECT_EQ(m, std::numeric_limits<float>::infinity()) << name(t);
+    }
   }
 }
 
