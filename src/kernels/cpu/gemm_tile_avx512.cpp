@@ -301,27 +301,41 @@ void bf16_pack_runs(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0
   }
 }
 
-// Stored rows contiguous along the panel width: rows 2p and 2p + 1 interleave into pair p.
+// Stored rows contiguous along the panel width: rows 2p and 2p + 1 interleave into pair p. Each
+// pair's words are formed for the whole width with full-width loads into a row of words, then
+// copied W at a time into the panels (masked loads at 6-word strides measured 2x slower).
 template <i64 W>
 void bf16_pack_rows(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc,
                     std::uint16_t* tmp) {
   const i64 kp = (kc + 1) / 2, panels = (count + W - 1) / W;
+  auto* words = reinterpret_cast<std::uint32_t*>(tmp + 2 * count + (count & 1));
   for (i64 p = 0; p < kp; ++p) {
     const std::uint16_t* lo = bf16_codes(tmp, element(X, k0 + 2 * p, first), X.dtype, count);
     const std::uint16_t* hi = 2 * p + 1 < kc
                                   ? bf16_codes(tmp + count, element(X, k0 + 2 * p + 1, first), X.dtype, count)
                                   : nullptr;
+    for (i64 i = 0; i < count; i += 16) {
+      const __mmask16 m = first_lanes(count - i);
+      const bool full = i + 16 <= count;
+      const __m256i l = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + i))
+                             : _mm256_maskz_loadu_epi16(m, lo + i);
+      __m512i v = _mm512_cvtepu16_epi32(l);
+      if (hi != nullptr) {
+        const __m256i h = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi + i))
+                               : _mm256_maskz_loadu_epi16(m, hi + i);
+        v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+      }
+      _mm512_mask_storeu_epi32(words + i, m, v);
+    }
     for (i64 q = 0; q < panels; ++q) {
       float* dp = d + (q * kp + p) * W;
       const i64 lanes = std::min(W, count - q * W);
-      for (i64 w = 0; w < W; w += 16) {
-        const __mmask16 m = first_lanes(std::max<i64>(0, lanes - w));
-        const i64 off = q * W + w;
-        __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo + off));
-        if (hi != nullptr)
-          v = _mm512_or_si512(v, _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, hi + off)), 16));
-        _mm512_mask_storeu_ps(dp + w, first_lanes(W - w), _mm512_castsi512_ps(v));
+      if (lanes == W) {
+        std::memcpy(dp, words + q * W, W * 4);
+        continue;
       }
+      std::memcpy(dp, words + q * W, static_cast<std::size_t>(lanes) * 4);
+      std::memset(dp + lanes, 0, static_cast<std::size_t>(W - lanes) * 4);
     }
   }
 }
@@ -389,7 +403,7 @@ void drive(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha, const GemmOperand& 
   float* pa = aligned_scratch(Scratch::gemm_a, dcap * std::min(round_up(m, MR), MC));
   // Row buffers for formats decoded before packing: NR runs of kcap, or two rows of the tile.
   float* tmp = thread_scratch<float>(Scratch::gemm_rows,
-                                     static_cast<std::size_t>(std::max({NR * kcap, 2 * n, 2 * MC})));
+                                     static_cast<std::size_t>(std::max({NR * kcap, 2 * n, 2 * MC}) + 16));
   Epilogue e{_mm512_set1_ps(alpha), _mm512_set1_ps(beta), true, beta != 0.0f};
   for (i64 k0 = 0; k0 < K; k0 += kb) {
     const i64 kc = std::min(kb, K - k0), d = Kern::depth(kc);
