@@ -14,6 +14,7 @@
 #include "kernels/cpu/layernorm.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/cpu/vec_math.h"
+#include "numerics/convert.h"
 #include "kernels_test_util.h"
 #include "runtime/error.h"
 
@@ -217,6 +218,30 @@ TEST(kernels_bias_act, GeluLanesAgreeBitForBit) {
     kc::bias_act_backward<float>(&dx1, nullptr, &d[c], &x[c], nullptr, 1, 1, kc::Activation::gelu);
     EXPECT_EQ(std::bit_cast<std::uint32_t>(o[c]), std::bit_cast<std::uint32_t>(o1)) << c;
     EXPECT_EQ(std::bit_cast<std::uint32_t>(dx[c]), std::bit_cast<std::uint32_t>(dx1)) << c;
+  }
+}
+
+// column_sums (a bias gradient) sums each column in row order, whatever the input format: the
+// fp32 and bf16 fast paths and the decoding path (fp16) give the sequential fp32 sum exactly.
+TEST(ColumnSums, EveryFormatSumsEachColumnInRowOrder) {
+  std::mt19937 g(3);
+  std::uniform_real_distribution<float> d(-4.0f, 4.0f);
+  const i64 N = 300, C = 77;
+  std::vector<float> x(static_cast<std::size_t>(N * C));
+  for (auto& v : x) v = d(g);
+  for (mixtrain::DType t : {mixtrain::DType::fp32, mixtrain::DType::bf16, mixtrain::DType::fp16}) {
+    std::vector<unsigned char> codes(x.size() * mixtrain::size_of(t));
+    std::vector<float> back(x.size());
+    mixtrain::numerics::encode(codes.data(), t, x.data(), x.size());
+    mixtrain::numerics::decode(back.data(), codes.data(), t, back.size());
+    std::vector<float> got(static_cast<std::size_t>(C));
+    kc::column_sums(got.data(), codes.data(), t, N, C);
+    for (i64 c = 0; c < C; ++c) {
+      float want = 0;
+      for (i64 n = 0; n < N; ++n) want += back[static_cast<std::size_t>(n * C + c)];
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(got[static_cast<std::size_t>(c)]), std::bit_cast<std::uint32_t>(want))
+          << mixtrain::name(t) << " column " << c;
+    }
   }
 }
 

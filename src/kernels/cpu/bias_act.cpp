@@ -12,6 +12,7 @@
 #include "kernels/cpu/vec_math.h"
 #include "kernels/cpu/workspace.h"
 #include "numerics/convert.h"
+#include "numerics/decode_tables.h"
 #include "runtime/cpu_features.h"
 
 namespace mixtrain::kernels::cpu {
@@ -194,6 +195,23 @@ void bias_act_backward_from(float* dx, float* dbias, const void* dout, DType dou
 }
 
 void column_sums(float* dbias, const void* x, DType x_type, i64 N, i64 C) {
+  if (x_type == DType::bf16 || x_type == DType::fp32) {
+    // Widened in the loop (a shift for bf16): the per-row decode calls of the general path cost
+    // more than the sums for narrow column blocks. Same values, same order, so the same sums.
+    detail::for_col_blocks(C, N, [&](i64 c0, i64 c1) {
+      for (i64 c = c0; c < c1; ++c) dbias[c] = 0;
+      for (i64 n = 0; n < N; ++n) {
+        if (x_type == DType::fp32) {
+          const float* v = static_cast<const float*>(x) + n * C;
+          for (i64 c = c0; c < c1; ++c) dbias[c] += v[c];
+        } else {
+          const auto* v = static_cast<const std::uint16_t*>(x) + n * C;
+          for (i64 c = c0; c < c1; ++c) dbias[c] += numerics::detail::bf16_to_f32(v[c]);
+        }
+      }
+    });
+    return;
+  }
   detail::for_col_blocks(C, N, [&](i64 c0, i64 c1) {
     float* buf = thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(c1 - c0));
     for (i64 c = c0; c < c1; ++c) dbias[c] = 0;
