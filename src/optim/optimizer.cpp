@@ -4,9 +4,12 @@
 #include "optim/optimizer.h"
 
 #include <cmath>
+#include <type_traits>
 #include <cstring>
 
 #include "numerics/convert.h"
+#include "optim/adamw_step.h"
+#include "runtime/cpu_features.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -130,22 +133,33 @@ void SGD::update(double* w, const float* g, float* m, float*, std::int64_t n, bo
 AdamW::AdamW(std::vector<nn::Parameter> params, const amp::Policy& policy, AdamWOptions o)
     : Optimizer(std::move(params), policy, o.lr), o_(o) {}
 
+#if !MIXTRAIN_HAVE_AVX512_KERNELS
+// Without the AVX-512 unit the entry point is the portable loop (never called by update_impl).
+void detail::adamw_step_avx512(float* w, const float* g, float* m, float* v, std::int64_t n,
+                               const detail::AdamWConstants& k) {
+  detail::adamw_loop(w, g, m, v, n, k);
+}
+#endif
+
 template <typename W>
 void AdamW::update_impl(W* w, const float* g, float* m, float* v, std::int64_t n, bool decay) {
   const auto t = static_cast<double>(steps_);
-  const float b1 = static_cast<float>(o_.beta1), b2 = static_cast<float>(o_.beta2);
-  const float c1 = static_cast<float>(1.0 / (1.0 - std::pow(o_.beta1, t)));
-  const float c2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(o_.beta2, t)));
-  const auto lr = static_cast<float>(lr_);
-  const float decay_f = decay ? static_cast<float>(1.0 - lr_ * o_.weight_decay) : 1.0f;
-  const auto eps = static_cast<float>(o_.eps);
-  for (std::int64_t i = 0; i < n; ++i) {
-    m[i] = b1 * m[i] + (1 - b1) * g[i];
-    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-    // PyTorch's form: w -= lr * mhat / (sqrt(v) / sqrt(1 - b2^t) + eps).
-    const float upd = lr * (m[i] * c1) / (std::sqrt(v[i]) * c2 + eps);
-    w[i] = static_cast<W>(static_cast<W>(w[i]) * static_cast<W>(decay_f) - static_cast<W>(upd));
-  }
+  detail::AdamWConstants k;
+  k.b1 = static_cast<float>(o_.beta1);
+  k.b2 = static_cast<float>(o_.beta2);
+  k.c1 = static_cast<float>(1.0 / (1.0 - std::pow(o_.beta1, t)));
+  k.c2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(o_.beta2, t)));
+  k.lr = static_cast<float>(lr_);
+  k.decay = decay ? static_cast<float>(1.0 - lr_ * o_.weight_decay) : 1.0f;
+  k.eps = static_cast<float>(o_.eps);
+#if MIXTRAIN_HAVE_AVX512_KERNELS
+  if constexpr (std::is_same_v<W, float>)
+    if (runtime::isa_at_least(runtime::IsaTier::avx512)) {
+      detail::adamw_step_avx512(w, g, m, v, n, k);
+      return;
+    }
+#endif
+  detail::adamw_loop(w, g, m, v, n, k);
 }
 void AdamW::update(float* w, const float* g, float* m, float* v, std::int64_t n, bool decay) { update_impl(w, g, m, v, n, decay); }
 void AdamW::update(double* w, const float* g, float* m, float* v, std::int64_t n, bool decay) { update_impl(w, g, m, v, n, decay); }
