@@ -44,6 +44,9 @@ class Fp8ScalingState {
   DType dtype() const { return dtype_; }
   // The scale to quantise with now. For `current`, pass this tensor's amax.
   float scale_for(float current_amax) const;
+  // Whether scale_for reads the tensor's own amax (the current recipe); a delayed recipe's scale
+  // is known before the tensor is read, so its amax can come out of the quantising pass.
+  bool needs_current_amax() const { return opt_.recipe == Fp8Recipe::current; }
   // Delayed recipe: records this step's amax and recomputes the scale for the next step.
   void record(float amax);
   float scale() const { return scale_; }

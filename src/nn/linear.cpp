@@ -111,11 +111,16 @@ namespace {
 // must not move the histories, or a checkpoint written after the final evaluation would resume
 // differently from the uninterrupted run). Returns the scale used through `used`.
 Tensor quantise(const Tensor& t, amp::Fp8ScalingState& s, bool differentiable, bool record, float* used = nullptr) {
-  const float a = ops::amax(t);
+  // Current scaling needs the amax before it can quantise (two passes over t); delayed scaling
+  // takes this step's amax from the quantising pass itself (one).
+  float a = s.needs_current_amax() ? ops::amax(t) : 0.0f;
   const float scale = s.scale_for(a);
+  float* fused = s.needs_current_amax() ? nullptr : &a;
+  Tensor q = differentiable ? ops::cast(t, s.dtype(), scale, fused)
+                            : t.to(s.dtype(), numerics::Rounding::nearest, 0, scale, fused);
   if (record) s.record(a);
   if (used != nullptr) *used = scale;
-  return differentiable ? ops::cast(t, s.dtype(), scale) : t.to(s.dtype(), numerics::Rounding::nearest, 0, scale);
+  return q;
 }
 }  // namespace
 

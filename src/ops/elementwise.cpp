@@ -261,8 +261,8 @@ Tensor tanh(const Tensor& x, std::optional<DType> out) { return unary(Un::tanh, 
 Tensor exp(const Tensor& x, std::optional<DType> out) { return unary(Un::exp, "exp", x, out); }
 Tensor log(const Tensor& x, std::optional<DType> out) { return unary(Un::log, "log", x, out); }
 
-Tensor cast(const Tensor& x, DType dtype, float fp8_scale) {
-  Tensor r = x.to(dtype, numerics::Rounding::nearest, 0, fp8_scale);
+Tensor cast(const Tensor& x, DType dtype, float fp8_scale, float* amax) {
+  Tensor r = x.to(dtype, numerics::Rounding::nearest, 0, fp8_scale, amax);
   if (autograd::any_requires_grad({&x})) {
     const DType in = x.dtype();
     autograd::record(r, "cast", {x}, [in](const Tensor& g) -> std::vector<Tensor> {

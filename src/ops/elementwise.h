@@ -25,7 +25,8 @@ Tensor exp(const Tensor& x, std::optional<DType> out = std::nullopt);
 Tensor log(const Tensor& x, std::optional<DType> out = std::nullopt);
 
 // Differentiable dtype conversion (gradient flows back converted to the input's dtype).
-// fp8 targets take a quantisation scale (stored value = real * scale).
-Tensor cast(const Tensor& x, DType dtype, float fp8_scale = 1.0f);
+// fp8 targets take a quantisation scale (stored value = real * scale). `amax`, when given,
+// receives x's largest |value| from the conversion's own pass (Tensor::to).
+Tensor cast(const Tensor& x, DType dtype, float fp8_scale = 1.0f, float* amax = nullptr);
 
 }  // namespace mixtrain::ops

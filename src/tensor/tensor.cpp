@@ -7,6 +7,7 @@
 
 #include "numerics/encode.h"
 #include "numerics/rng.h"
+#include "numerics/stats.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 #include "tensor/allocator.h"
@@ -136,7 +137,13 @@ void* Tensor::data() const {
   return static_cast<unsigned char*>(storage_->data()) + static_cast<std::size_t>(offset_) * element_size();
 }
 
-Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, float scale) const {
+Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, float scale, float* amax) const {
+  // The real values' amax from the codes' (dividing by a positive scale is monotonic).
+  auto real_amax = [this](float codes_amax) { return scale_ != 1.0f ? codes_amax / scale_ : codes_amax; };
+  auto scan_amax = [&] {
+    if (amax != nullptr)
+      *amax = real_amax(numerics::abs_max(data(), dtype_, static_cast<std::size_t>(numel_)));
+  };
   Tensor t = empty(shape_, dtype);
   const bool fp8 = numerics::spec(dtype).bits() == 8;
   if (dtype == dtype_ && (fp8 ? scale : 1.0f) == scale_) {
@@ -144,6 +151,7 @@ Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, 
     // (the convert path would decode and re-encode each element).
     std::memcpy(t.data(), data(), nbytes());
     t.scale_ = scale_;
+    scan_amax();
     return t;
   }
   if (scale_ == 1.0f && (dtype == DType::fp64 || (dtype == DType::fp32 && (dtype_ != DType::fp64 ||
@@ -152,6 +160,7 @@ Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, 
     // source; numerics::convert would re-encode each decoded value into fp32 one by one.
     if (dtype == DType::fp64) numerics::decode(t.data_as<double>(), data(), dtype_, static_cast<std::size_t>(numel_));
     else numerics::decode(t.data_as<float>(), data(), dtype_, static_cast<std::size_t>(numel_));
+    scan_amax();
     return t;
   }
   numerics::ConvertOptions opt;
@@ -159,7 +168,8 @@ Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, 
   opt.seed = seed;
   // Real value r = decode(code)/scale_ ; target code = encode(r * scale).
   opt.scale = static_cast<double>(fp8 ? scale : 1.0f) / static_cast<double>(scale_);
-  numerics::convert(t.data(), dtype, data(), dtype_, static_cast<std::size_t>(numel_), opt);
+  const double a = numerics::convert(t.data(), dtype, data(), dtype_, static_cast<std::size_t>(numel_), opt);
+  if (amax != nullptr) *amax = real_amax(static_cast<float>(a));
   t.scale_ = fp8 ? scale : 1.0f;
   return t;
 }

@@ -86,9 +86,11 @@ class Tensor {
   void set_scale(float s) { scale_ = s; }
 
   // A copy converted to dtype (not recorded by autograd; ops::cast is the differentiable one).
-  // fp8 targets use `scale` (real * scale is encoded) and remember it.
+  // fp8 targets use `scale` (real * scale is encoded) and remember it. `amax`, when given,
+  // receives the largest |real value| of this tensor (NaN if any is NaN), taken from the
+  // conversion's own pass where it has one, so that delayed fp8 scaling reads the tensor once.
   Tensor to(DType dtype, numerics::Rounding rounding = numerics::Rounding::nearest,
-            std::uint64_t seed = 0, float scale = 1.0f) const;
+            std::uint64_t seed = 0, float scale = 1.0f, float* amax = nullptr) const;
   // Deep copy in the same dtype and category of the current scope.
   Tensor clone() const;
   // Same storage, new shape (numel must match). Not recorded by autograd (ops::reshape is).
