@@ -19,6 +19,11 @@
 #include "runtime/parallel.h"
 
 namespace mixtrain::numerics {
+
+#if !MIXTRAIN_HAVE_AVX512_KERNELS
+const detail::ConvertKernels* detail::avx512_kernels() { return nullptr; }
+#endif
+
 namespace {
 
 constexpr std::size_t kGrain = std::size_t{1} << 16;  // elements per chunk
@@ -26,6 +31,8 @@ constexpr std::size_t kGrain = std::size_t{1} << 16;  // elements per chunk
 // The table for the current ISA tier (runtime/cpu_features.h); asked per call so that a tier cap
 // set by a test or MIXTRAIN_ISA applies to every kernel alike.
 const detail::ConvertKernels& kernels() {
+  if (runtime::isa_at_least(runtime::IsaTier::avx512))
+    if (const detail::ConvertKernels* k = detail::avx512_kernels()) return *k;
   if (runtime::isa_at_least(runtime::IsaTier::avx2))
     if (const detail::ConvertKernels* k = detail::avx2_kernels()) return *k;
   return detail::generic_kernels();

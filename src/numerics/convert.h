@@ -54,7 +54,7 @@ const U* decoded(U* buf, const void* src, DType from, std::size_t n) {
 double convert(void* dst, DType to, const void* src, DType from, std::size_t n,
                const ConvertOptions& opt = {});
 
-// Which kernel set is in use: "avx2" or "generic".
+// Which kernel set is in use: "avx512", "avx2" or "generic" (runtime/cpu_features.h).
 std::string_view active_isa();
 
 }  // namespace mixtrain::numerics

@@ -32,6 +32,9 @@ struct ConvertKernels {
 const ConvertKernels& generic_kernels();
 // nullptr when the AVX2 translation unit was not built.
 const ConvertKernels* avx2_kernels();
+// nullptr when the AVX-512 translation unit was not built; delegates what it does not
+// vectorise to the AVX2 table.
+const ConvertKernels* avx512_kernels();
 
 // Scalar tail helpers shared by the kernels.
 std::uint32_t encode_f32_scalar(void* dst, const float* src, std::size_t n, const EncodeArgs& a);
