@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "autograd/grad_info.h"
 #include "ops/attention.h"
@@ -207,6 +208,29 @@ TEST(ops_lowp, Bf16IntermediateGradientsArriveRoundedToBf16) {
   x2.set_requires_grad(true);
   sum(mul(scale(x2, 1.0), w)).backward();
   EXPECT_EQ(x2.grad().to_vector_f64(), wv);
+}
+
+// Same-shape elementwise ops on 16-bit operands (the one-pass path): each output is the fp32
+// result of the decoded operands, rounded once into the output dtype, for every op and for fp32,
+// bf16 and fp16 outputs; sizes cross the block and chunk edges.
+TEST(ops_lowp, SameShapeBinaryIsTheFp32ResultRoundedOnce) {
+  const std::int64_t n = 40000 + 7;
+  const Tensor a = Tensor::uniform({n}, -3, 3, 1).to(DType::bf16);
+  const Tensor b = Tensor::uniform({n}, 0.5, 2, 2).to(DType::fp16);
+  const std::vector<float> av = a.to_vector(), bv = b.to_vector();
+  for (DType od : {DType::fp32, DType::bf16, DType::fp16}) {
+    const Tensor r[4] = {add(a, b, od), sub(a, b, od), mul(a, b, od), div(a, b, od)};
+    for (int op = 0; op < 4; ++op) {
+      std::vector<float> want(static_cast<std::size_t>(n));
+      for (std::size_t i = 0; i < want.size(); ++i)
+        want[i] = op == 0 ? av[i] + bv[i] : op == 1 ? av[i] - bv[i] : op == 2 ? av[i] * bv[i] : av[i] / bv[i];
+      const std::vector<float> got = r[op].to_vector();
+      const std::vector<float> rounded = Tensor::from(want, {n}).to(od).to_vector();
+      ASSERT_EQ(r[op].dtype(), od);
+      for (std::size_t i = 0; i < got.size(); ++i)
+        ASSERT_EQ(got[i], rounded[i]) << name(od) << " op " << op << " at " << i;
+    }
+  }
 }
 
 }  // namespace
