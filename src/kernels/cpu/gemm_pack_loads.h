@@ -1,5 +1,7 @@
 // Internal to the packed GEMM's ISA translation units (gemm_tile_avx2.cpp, gemm_tile_avx512.cpp):
-// loads that widen a stored format into fp32 lanes while packing, and the 8 x 8 transpose.
+// the packing helpers both share (aligned panel scratch, element addressing, decode into a row
+// buffer), loads that widen a stored format into fp32 lanes while packing (F32 also moves 32-bit
+// K-pairs of bf16 codes untouched), and the 8 x 8 transpose.
 //
 // Everything here has internal linkage (an unnamed namespace), so each ISA translation unit gets
 // its own copy compiled with its own flags: an inline function with external linkage would be
@@ -11,8 +13,37 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/workspace.h"
+#include "numerics/convert.h"
+
 namespace mixtrain::kernels::cpu::detail {
 namespace {  // NOLINT(google-build-namespaces): one copy per ISA translation unit, see above
+
+using i64 = std::int64_t;
+
+inline i64 round_up(i64 a, i64 b) { return (a + b - 1) / b * b; }
+
+// A 64-byte aligned view of a scratch slot: packed panels are read with full-width loads, which
+// must not straddle cache lines.
+inline float* aligned_scratch(Scratch slot, i64 n) {
+  // 16 floats for the alignment, 16 of slack for stores that run past a panel's end.
+  auto* p = thread_scratch<float>(slot, static_cast<std::size_t>(n + 32));
+  const auto addr = reinterpret_cast<std::uintptr_t>(p);
+  return reinterpret_cast<float*>((addr + 63) & ~std::uintptr_t{63});
+}
+
+inline const unsigned char* element(const GemmOperand& X, i64 row, i64 col) {
+  return static_cast<const unsigned char*>(X.data) +
+         static_cast<std::size_t>(row * X.ld + col) * size_of(X.dtype);
+}
+
+// n codes of `t` (fp8 or fp64: the formats the pack loads do not widen) decoded into buf, as the
+// bytes the F32 loader reads.
+inline const unsigned char* decode_into(float* buf, const unsigned char* src, DType t, i64 n) {
+  numerics::decode(buf, src, t, static_cast<std::size_t>(n));
+  return reinterpret_cast<const unsigned char*>(buf);
+}
 
 // Transposes the 8 x 8 block r[0..8) in place (r[i] lane j <-> r[j] lane i).
 inline void transpose8(__m256 r[8]) {

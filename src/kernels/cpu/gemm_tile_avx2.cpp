@@ -25,32 +25,8 @@
 namespace mixtrain::kernels::cpu::detail {
 namespace {
 
-using i64 = std::int64_t;
 constexpr i64 MR = 6, NR = 16, MC = kPackedMBlock;
 static_assert(MC % MR == 0);
-
-i64 round_up(i64 a, i64 b) { return (a + b - 1) / b * b; }
-
-// A 64-byte aligned view of a scratch slot: packed panels are read with full-width loads, which
-// must not straddle cache lines.
-float* aligned_scratch(Scratch slot, i64 n) {
-  // 16 floats for the alignment, 16 of slack for stores that run past a panel's end.
-  auto* p = thread_scratch<float>(slot, static_cast<std::size_t>(n + 32));
-  const auto addr = reinterpret_cast<std::uintptr_t>(p);
-  return reinterpret_cast<float*>((addr + 63) & ~std::uintptr_t{63});
-}
-
-const unsigned char* element(const GemmOperand& X, i64 row, i64 col) {
-  return static_cast<const unsigned char*>(X.data) +
-         static_cast<std::size_t>(row * X.ld + col) * size_of(X.dtype);
-}
-
-// n codes of `t` (fp8 or fp64: the formats the pack loads do not widen) decoded into buf, as the
-// bytes the F32 loader reads.
-const unsigned char* decode_into(float* buf, const unsigned char* src, DType t, i64 n) {
-  numerics::decode(buf, src, t, static_cast<std::size_t>(n));
-  return reinterpret_cast<const unsigned char*>(buf);
-}
 
 // Interleaves `rows` runs of kc values (runs[r], in L's format) into one micro-panel of width W
 // (d[k * W + r]); lanes r >= rows are zero. Eight k at a time through 8 x 8 transposes; for

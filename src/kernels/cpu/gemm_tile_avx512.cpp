@@ -32,22 +32,8 @@
 namespace mixtrain::kernels::cpu::detail {
 namespace {
 
-using i64 = std::int64_t;
 constexpr i64 MR = 6, NR = 64, NV = NR / 16, MC = 96;
 static_assert(MC % MR == 0 && NR % 16 == 0);
-
-i64 round_up(i64 a, i64 b) { return (a + b - 1) / b * b; }
-
-float* aligned_scratch(Scratch slot, i64 n) {
-  auto* p = thread_scratch<float>(slot, static_cast<std::size_t>(n + 32));
-  const auto addr = reinterpret_cast<std::uintptr_t>(p);
-  return reinterpret_cast<float*>((addr + 63) & ~std::uintptr_t{63});
-}
-
-const unsigned char* element(const GemmOperand& X, i64 row, i64 col) {
-  return static_cast<const unsigned char*>(X.data) +
-         static_cast<std::size_t>(row * X.ld + col) * size_of(X.dtype);
-}
 
 __mmask16 first_lanes(i64 n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 __mmask8 first_lanes8(i64 n) { return n >= 8 ? __mmask8(0xFF) : __mmask8((1u << n) - 1); }
@@ -74,6 +60,24 @@ void interleave_runs(float* d, const unsigned char* const* runs, i64 rows, i64 k
     float* dk = d + k * W;
     for (i64 r = 0; r < rows; ++r) dk[r] = L::load1(runs[r] + static_cast<std::size_t>(k) * L::size);
     for (i64 r = rows; r < W; ++r) dk[r] = 0.0f;
+  }
+}
+
+// Copies one k's (or K-pair's) row of `count` 32-bit lanes into entry `k` of each W-wide
+// micro-panel of depth `depth` (d[(p * depth + k) * W + r]); a last panel's missing lanes are
+// zero.
+template <i64 W>
+void scatter_row(float* d, const void* row, i64 count, i64 depth, i64 k) {
+  const auto* src = static_cast<const unsigned char*>(row);
+  for (i64 p = 0; p * W < count; ++p) {
+    float* dk = d + (p * depth + k) * W;
+    const i64 lanes = std::min(W, count - p * W);
+    if (lanes == W) {
+      std::memcpy(dk, src + p * W * 4, W * 4);
+      continue;
+    }
+    std::memcpy(dk, src + p * W * 4, static_cast<std::size_t>(lanes) * 4);
+    std::memset(dk + lanes, 0, static_cast<std::size_t>(W - lanes) * 4);
   }
 }
 
@@ -125,11 +129,6 @@ template <> struct Wide<F32> { using T = F32x16; };
 template <> struct Wide<BF16> { using T = BF16x16; };
 template <> struct Wide<FP16> { using T = FP16x16; };
 
-// n codes of `t` (fp8 or fp64) decoded into buf.
-const unsigned char* decode_into(float* buf, const unsigned char* src, DType t, i64 n) {
-  numerics::decode(buf, src, t, static_cast<std::size_t>(n));
-  return reinterpret_cast<const unsigned char*>(buf);
-}
 
 // Runs contiguous along k (A not transposed, B transposed) -> W-wide micro-panel.
 template <i64 W, typename L>
@@ -151,7 +150,6 @@ template <i64 W, typename L>
 void f32_pack_rows(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc, float* tmp) {
   using V = typename Wide<L>::T;
   const bool decoded = std::is_same_v<L, F32> && X.dtype != DType::fp32;
-  const i64 panels = (count + W - 1) / W;
   for (i64 k = 0; k < kc; ++k) {
     const unsigned char* v = element(X, k0 + k, first);
     const float* row;
@@ -165,16 +163,7 @@ void f32_pack_rows(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0,
                               V::load(v + static_cast<std::size_t>(i) * L::size, count - i));
       row = tmp;
     }
-    for (i64 p = 0; p < panels; ++p) {
-      float* dk = d + (p * kc + k) * W;
-      const i64 lanes = std::min(W, count - p * W);
-      if (lanes == W) {
-        std::memcpy(dk, row + p * W, W * 4);
-        continue;
-      }
-      std::memcpy(dk, row + p * W, static_cast<std::size_t>(lanes) * 4);
-      std::memset(dk + lanes, 0, static_cast<std::size_t>(W - lanes) * 4);
-    }
+    scatter_row<W>(d, row, count, kc, k);
   }
 }
 
@@ -282,17 +271,6 @@ const std::uint16_t* bf16_codes(std::uint16_t* buf, const unsigned char* src, DT
   return buf;
 }
 
-// 8 K-pairs of a bf16 run as eight 32-bit lanes (bit moves only: the transposes never
-// interpret them as floats).
-struct Pair32 {
-  static constexpr std::size_t size = 4;
-  static __m256 load8(const unsigned char* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
-  static float load1(const unsigned char* p) {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
-};
 
 // Runs contiguous along k -> W-wide micro-panel of K-pairs (kp = ceil(kc / 2) words per lane;
 // an odd kc's last pair has a zero high half, and so does the A or B pair it meets).
@@ -304,7 +282,7 @@ void bf16_pack_runs(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0
   for (i64 r = 0; r < count; ++r)
     runs[r] = reinterpret_cast<const unsigned char*>(
         bf16_codes(tmp + r * kc, element(X, first + r, k0), X.dtype, kc));
-  interleave_runs<W, Pair32>(d, runs, count, full);
+  interleave_runs<W, F32>(d, runs, count, full);
   if (kc % 2 != 0) {
     auto* dk = reinterpret_cast<std::uint32_t*>(d + full * W);
     for (i64 r = 0; r < W; ++r) {
@@ -321,7 +299,7 @@ void bf16_pack_runs(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0
 template <i64 W>
 void bf16_pack_rows(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0, i64 kc,
                     std::uint16_t* tmp) {
-  const i64 kp = (kc + 1) / 2, panels = (count + W - 1) / W;
+  const i64 kp = (kc + 1) / 2;
   auto* words = reinterpret_cast<std::uint32_t*>(tmp + 2 * count + (count & 1));
   for (i64 p = 0; p < kp; ++p) {
     const std::uint16_t* lo = bf16_codes(tmp, element(X, k0 + 2 * p, first), X.dtype, count);
@@ -341,16 +319,7 @@ void bf16_pack_rows(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0
       }
       _mm512_mask_storeu_epi32(words + i, m, v);
     }
-    for (i64 q = 0; q < panels; ++q) {
-      float* dp = d + (q * kp + p) * W;
-      const i64 lanes = std::min(W, count - q * W);
-      if (lanes == W) {
-        std::memcpy(dp, words + q * W, W * 4);
-        continue;
-      }
-      std::memcpy(dp, words + q * W, static_cast<std::size_t>(lanes) * 4);
-      std::memset(dp + lanes, 0, static_cast<std::size_t>(W - lanes) * 4);
-    }
+    scatter_row<W>(d, words, count, kp, p);
   }
 }
 
