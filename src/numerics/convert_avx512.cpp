@@ -1,4 +1,4 @@
-// AVX-512 conversion kernels (compiled with -mavx512f/bw/dq/vl): the AVX2 kernels' integer
+// AVX-512 conversion kernels (AVX-512 F/BW/DQ/VL by a target pragma): the AVX2 kernels' integer
 // methods at 16 lanes for the conversions training runs every step (fp32 -> bf16, fp16 and fp8 to
 // nearest; bf16, fp16, fp8 -> fp32). Every other case (stochastic and toward-zero rounding, the
 // MX formats) is the AVX2 table's. Each computes exactly the scalar definition of encode.h; the
@@ -12,6 +12,13 @@
 #include "numerics/convert_kernels.h"
 #include "numerics/decode_tables.h"
 #include "numerics/encode.h"
+
+// AVX-512 code is enabled by this pragma for the definitions below it, not by command-line
+// flags: the headers above stay at the baseline ISA, so the inline functions and templates they
+// define (std:: and our own) are never emitted with AVX-512 instructions into a COMDAT copy that
+// the linker could pick for the whole program and run on a CPU without AVX-512.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")
 
 namespace mixtrain::numerics::detail {
 namespace {
@@ -143,3 +150,5 @@ const ConvertKernels* avx512_kernels() {
 }
 
 }  // namespace mixtrain::numerics::detail
+
+#pragma GCC pop_options

@@ -1,7 +1,7 @@
 // The AVX-512 packed GEMM tiles (gemm_tile.h): the fp32 FMA kernel of the avx512 tier and the
-// bf16 dot-product kernel of the avx512_bf16 tier. Compiled with -mavx512f/bw/dq/vl; only the
-// bf16 micro-kernel carries the avx512bf16 target, so the fp32 tier never executes a BF16
-// instruction. gemm.cpp calls these only after runtime::isa_tier() has checked the CPU.
+// bf16 dot-product kernel of the avx512_bf16 tier. Built for AVX-512 F/BW/DQ/VL by a target
+// pragma (below the includes); only the bf16 micro-kernel also carries avx512bf16, so the fp32
+// tier never executes a BF16 instruction. gemm.cpp calls these only after runtime::isa_tier() has checked the CPU.
 //
 // Both kernels share one BLIS-style driver (K-blocks of packed_k_block; op(B) packed into NR-column
 // micro-panels per K-block, op(A) into MR-row micro-panels MC rows at a time; a 6 x 64
@@ -24,10 +24,20 @@
 #include <type_traits>
 #include <utility>
 
-#include "kernels/cpu/gemm_pack_loads.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemm_tile.h"
 #include "kernels/cpu/workspace.h"
 #include "numerics/convert.h"
+
+// AVX-512 code is enabled by this pragma for the definitions below it, not by command-line
+// flags: the headers above stay at the baseline ISA, so the inline functions and templates they
+// define (std:: and our own) are never emitted with AVX-512 instructions into a COMDAT copy that
+// the linker could pick for the whole program and run on a CPU without AVX-512.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")
+
+// Internal-linkage helpers, compiled for this unit's ISA.
+#include "kernels/cpu/gemm_pack_loads.h"
 
 namespace mixtrain::kernels::cpu::detail {
 namespace {
@@ -324,7 +334,7 @@ void bf16_pack_rows(float* d, const GemmOperand& X, i64 first, i64 count, i64 k0
 }
 
 // One K-pair step for 6 x 64 lanes. Only this function carries the BF16 target.
-__attribute__((target("avx512bf16"))) void bf16_micro(i64 kp, const float* __restrict a,
+__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512bf16"))) void bf16_micro(i64 kp, const float* __restrict a,
                                                       const float* __restrict b, float* c, i64 ldc,
                                                       const Epilogue& e) {
   __m512 acc[MR][NV];
@@ -440,3 +450,5 @@ void packed_gemm_tile_bf16dot(i64 i0, i64 j0, i64 m, i64 n, i64 K, float alpha,
 }
 
 }  // namespace mixtrain::kernels::cpu::detail
+
+#pragma GCC pop_options
