@@ -3,13 +3,14 @@
 # is already installed, so repeated runs are fast.
 #   install-deps.sh          build tools, libraries and the data sets (the demo needs these)
 #   install-deps.sh --test   also the peers the integration tests use: PyTorch (loads our
-#                            checkpoints) and Chromium (renders the report). If those cannot be
+#                            checkpoints), Chromium (renders the report) and oneDNN (the GEMM
+#                            peer `mixtrain bench gemm` times in the same run). If those cannot be
 #                            installed, the tests that need them skip with a message.
 set -euo pipefail
 required=(cmake ninja-build g++ libopenblas-dev zlib1g-dev libgtest-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev python3 dataset-fashion-mnist fortunes)
 optional=()
-[[ "${1:-}" == "--test" ]] && optional=(python3-torch chromium)
+[[ "${1:-}" == "--test" ]] && optional=(python3-torch chromium libdnnl-dev)
 
 missing() {
   for p in "$@"; do
