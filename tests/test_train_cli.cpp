@@ -49,6 +49,13 @@ TEST(TrainCli, TrainWritesFilesAndResumeIsBitExact) {
     EXPECT_TRUE(summary.contains(k)) << k;
   EXPECT_TRUE(summary["peak_bytes"].contains("master_weights"));
   EXPECT_GT(summary["peak_bytes"]["master_weights"].get<double>(), 0);
+  // The CPU tier the kernels ran at and the GEMM work by kernel (all of it in one kernel here:
+  // bf16 layers run bf16 x bf16 GEMMs).
+  EXPECT_FALSE(summary["isa_tier"].get<std::string>().empty());
+  double kernel_flops = 0;
+  for (const auto& [kernel, f] : summary["gemm_flops_by_kernel"].items()) kernel_flops += f.get<double>();
+  const auto& gf = summary["gemm_flops"];
+  EXPECT_DOUBLE_EQ(kernel_flops, gf["fp8"].get<double>() + gf["half"].get<double>() + gf["full"].get<double>());
   ASSERT_EQ(run(common + "--steps 12 --stop-after 6 --out " + (d / "half")).status, 0);
   auto resumed = run(common + "--steps 12 --resume " + (d / "half") + " --out " + (d / "resumed"));
   ASSERT_EQ(resumed.status, 0) << resumed.err;
