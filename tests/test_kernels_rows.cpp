@@ -202,9 +202,10 @@ TEST(kernels_bias_act, MatchesNaiveAndFiniteDifferences) {
   }
 }
 
-// The GELU row kernels run 8 lanes (AVX2), then 4, then one at a time: every path gives the same
-// bits, so an element's value does not depend on where it falls in its row. Each element of a
-// 37-column row (8-lane body, a 4-lane chunk, scalar tail) equals the same input computed alone.
+// The GELU row kernels run 16 lanes (AVX-512) or 8 (AVX2), then 4, then one at a time: every path
+// gives the same bits, so an element's value does not depend on where it falls in its row. Each
+// element of a 37-column row (16- or 8-lane body, a 4-lane chunk, scalar tail) equals the same
+// input computed alone. ctest runs this on the avx2 tier too.
 TEST(kernels_bias_act, GeluLanesAgreeBitForBit) {
   std::mt19937 g(11);
   const i64 C = 37;

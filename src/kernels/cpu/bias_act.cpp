@@ -86,7 +86,10 @@ void forward_row(T* o, const T* x, const T* bias, i64 C, Activation act) {
     case Activation::gelu: {
       i64 c = 0;
       if constexpr (std::is_same_v<M, Fast> && std::is_same_v<T, float>) {
-        if (detail::gelu_avx2_available()) c = detail::gelu_forward_avx2(o, x, bias, C);
+        if (detail::gelu_avx512_available())
+          c = detail::gelu_forward_avx512(o, x, bias, C);
+        else if (detail::gelu_avx2_available())
+          c = detail::gelu_forward_avx2(o, x, bias, C);
         for (; c + 4 <= C; c += 4) {
           const vec::f32x4 u = vec::load4(x + c) + (bias ? vec::load4(bias + c) : vec::splat4(0));
           vec::store4(o + c, Fast::gelu4(u));
@@ -120,7 +123,10 @@ void backward_row(T* dx, const T* d, const T* x, const T* bias, i64 C, Activatio
     case Activation::gelu: {
       i64 c = 0;
       if constexpr (std::is_same_v<M, Fast> && std::is_same_v<T, float>) {
-        if (detail::gelu_avx2_available()) c = detail::gelu_backward_avx2(dx, d, x, bias, C);
+        if (detail::gelu_avx512_available())
+          c = detail::gelu_backward_avx512(dx, d, x, bias, C);
+        else if (detail::gelu_avx2_available())
+          c = detail::gelu_backward_avx2(dx, d, x, bias, C);
         for (; c + 4 <= C; c += 4) {
           const vec::f32x4 u = vec::load4(x + c) + (bias ? vec::load4(bias + c) : vec::splat4(0));
           vec::store4(dx + c, vec::load4(d + c) * Fast::gelu_grad4(u));
@@ -164,6 +170,17 @@ bool gelu_avx2_available() {
 #if !MIXTRAIN_HAVE_AVX2_KERNELS
 std::int64_t gelu_forward_avx2(float*, const float*, const float*, std::int64_t) { return 0; }
 std::int64_t gelu_backward_avx2(float*, const float*, const float*, const float*, std::int64_t) { return 0; }
+#endif
+bool gelu_avx512_available() {
+#if MIXTRAIN_HAVE_AVX512_KERNELS
+  return runtime::isa_at_least(runtime::IsaTier::avx512);
+#else
+  return false;
+#endif
+}
+#if !MIXTRAIN_HAVE_AVX512_KERNELS
+std::int64_t gelu_forward_avx512(float*, const float*, const float*, std::int64_t) { return 0; }
+std::int64_t gelu_backward_avx512(float*, const float*, const float*, const float*, std::int64_t) { return 0; }
 #endif
 }  // namespace detail
 

@@ -1,11 +1,12 @@
 // GELU (tanh form) and its derivative on fp32 vector lanes of any width, shared by the portable
-// bias_act kernels (4 lanes) and their AVX2 twins (8 lanes, bias_act_avx2.cpp): the same IEEE
+// bias_act kernels (4 lanes) and their AVX2 and AVX-512 twins (8 and 16 lanes): the same IEEE
 // operations per lane in the same order (no FMA contraction under -std=c++20), so both give the
 // same bits. 0.5 (1 + tanh(z)) is written as the logistic sigmoid(2z) = 1 / (1 + exp(-2z)),
-// which has no cancellation where tanh(z) is near -1, and 1 - tanh^2 as 4 s (1 - s).
+// which has no cancellation where tanh(z) is near -1, and 1 - tanh^2 as 4 s (1 - s). Like
+// vec_lanes.h, templates and constants only (see there).
 #pragma once
 
-#include "kernels/cpu/vec_math.h"
+#include "kernels/cpu/vec_lanes.h"
 
 namespace mixtrain::kernels::cpu::vec {
 

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/vec_lanes.h"
+
 namespace mixtrain::kernels::cpu::vec {
 
 // Accumulator type: fp32 for fp32 inputs, fp64 for fp64 (the kernels' contract).
@@ -65,31 +67,6 @@ inline f32x4 load4(const float* p) {
 inline void store4(float* p, f32x4 v) { std::memcpy(p, &v, sizeof v); }
 inline f32x4 splat4(float x) { return f32x4{x, x, x, x}; }
 
-// exp for fp32 lanes: n = round(x / ln2), r = x - n ln2 (two-part ln2), degree-6 polynomial
-// (Cephes expf), scaled by 2^n through the exponent bits. Within 2 ulp of std::exp on
-// [-87.3, 88]; below that 0, above exp(88); NaN stays NaN. Generic over the vector width (V
-// fp32 lanes, I the int32 vector of the same width): every width runs the same IEEE operations
-// per lane, so the AVX2 translation units' 8-lane forms give the bits of these 4-lane ones.
-template <typename V, typename I>
-inline V exp_n(V x) {
-  const V lo = V{} - 87.3f, hi = V{} + 88.0f;
-  V xc = x < lo ? lo : x;
-  xc = xc > hi ? hi : xc;
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const V fn = (xc * 1.44269504088896341f + magic) - magic;
-  const V r = (xc - fn * 0.693359375f) - fn * -2.12194440e-4f;
-  V p = V{} + 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const V y = p * r * r + r + 1.0f;
-  const I bits = (__builtin_convertvector(fn, I) + 127) << 23;
-  V res = y * std::bit_cast<V>(bits);
-  res = x < lo ? V{} : res;
-  return x != x ? x : res;
-}
 inline f32x4 exp4(f32x4 x) { return exp_n<f32x4, i32x4>(x); }
 
 // Scalar forms, identical to one lane of the vector form (tails give the same bits as bodies).
