@@ -3,9 +3,7 @@
 // after the baseline includes (see gemm_tile_avx512.cpp for why); gelu_math.h and vec_lanes.h are
 // template-only headers, included inside the region so that their 16-lane instantiations are
 // compiled for AVX-512 on both sides of every call.
-#include <bit>
 #include <cstdint>
-#include <cstring>
 
 #include "kernels/cpu/bias_act_simd.h"
 
@@ -20,31 +18,14 @@ namespace {
 typedef float f32x16 __attribute__((vector_size(64)));
 typedef std::int32_t i32x16 __attribute__((vector_size(64)));
 
-f32x16 load16(const float* p) {
-  f32x16 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-void store16(float* p, f32x16 v) { std::memcpy(p, &v, sizeof v); }
-
 }  // namespace
 
 std::int64_t gelu_forward_avx512(float* o, const float* x, const float* bias, std::int64_t C) {
-  std::int64_t c = 0;
-  for (; c + 16 <= C; c += 16) {
-    const f32x16 u = load16(x + c) + (bias ? load16(bias + c) : f32x16{});
-    store16(o + c, vec::gelu_n<f32x16, i32x16>(u));
-  }
-  return c;
+  return vec::gelu_forward_rows<f32x16, i32x16>(o, x, bias, C);
 }
 
 std::int64_t gelu_backward_avx512(float* dx, const float* d, const float* x, const float* bias, std::int64_t C) {
-  std::int64_t c = 0;
-  for (; c + 16 <= C; c += 16) {
-    const f32x16 u = load16(x + c) + (bias ? load16(bias + c) : f32x16{});
-    store16(dx + c, load16(d + c) * vec::gelu_grad_n<f32x16, i32x16>(u));
-  }
-  return c;
+  return vec::gelu_backward_rows<f32x16, i32x16>(dx, d, x, bias, C);
 }
 
 }  // namespace mixtrain::kernels::cpu::detail

@@ -6,6 +6,8 @@
 // vec_lanes.h, templates and constants only (see there).
 #pragma once
 
+#include <cstdint>
+
 #include "kernels/cpu/vec_lanes.h"
 
 namespace mixtrain::kernels::cpu::vec {
@@ -24,6 +26,40 @@ inline V gelu_grad_n(V u) {
   const V z = kGeluC32 * (u + kGeluA32 * u * u * u);
   const V s = 1.0f / (1.0f + exp_n<V, I>(-2.0f * z));
   return s + u * 2.0f * s * (1.0f - s) * kGeluC32 * (1.0f + 3.0f * kGeluA32 * u * u);
+}
+
+template <typename V>
+inline V load_lanes(const float* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Row loops over whole V-wide chunks of a row, for the SIMD units (bias_act_avx2.cpp,
+// bias_act_avx512.cpp): o[c] = gelu(x[c] + bias[c]) and dx[c] = d[c] gelu'(x[c] + bias[c]) (bias
+// may be null). Each returns how many leading columns it did (a multiple of V's lanes); the
+// caller finishes the row with the narrower forms.
+template <typename V, typename I>
+inline std::int64_t gelu_forward_rows(float* o, const float* x, const float* bias, std::int64_t C) {
+  constexpr std::int64_t L = sizeof(V) / sizeof(float);
+  std::int64_t c = 0;
+  for (; c + L <= C; c += L) {
+    const V g = gelu_n<V, I>(load_lanes<V>(x + c) + (bias ? load_lanes<V>(bias + c) : V{}));
+    __builtin_memcpy(o + c, &g, sizeof g);
+  }
+  return c;
+}
+
+template <typename V, typename I>
+inline std::int64_t gelu_backward_rows(float* dx, const float* d, const float* x, const float* bias,
+                                       std::int64_t C) {
+  constexpr std::int64_t L = sizeof(V) / sizeof(float);
+  std::int64_t c = 0;
+  for (; c + L <= C; c += L) {
+    const V g = load_lanes<V>(d + c) * gelu_grad_n<V, I>(load_lanes<V>(x + c) + (bias ? load_lanes<V>(bias + c) : V{}));
+    __builtin_memcpy(dx + c, &g, sizeof g);
+  }
+  return c;
 }
 
 }  // namespace mixtrain::kernels::cpu::vec
