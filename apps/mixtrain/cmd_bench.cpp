@@ -1,6 +1,6 @@
 // `mixtrain bench`: performance measurements, one JSON line each. `bench gemm` times
-// kernels::cpu::gemm with A and B stored in one dtype against OpenBLAS sgemm called directly in
-// the same run; later issues add `bench --model` as a sibling subcommand.
+// kernels::cpu::gemm with A and B stored in one dtype against OpenBLAS sgemm and (when built with
+// libdnnl) oneDNN's matmul in the same run; `bench --model` times training steps.
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -150,8 +150,9 @@ void register_bench(CLI::App& app) {
   CLI::App* gemm = bench->add_subcommand(
       "gemm",
       "Time C(m,n) fp32 = A(m,k) B(k,n) with A and B stored in --dtype (fp8 with a per-tensor "
-      "scale), next to mixtrain's fp32 GEMM and OpenBLAS sgemm called directly with its own "
-      "threads, interleaved in one run");
+      "scale), next to mixtrain's fp32 GEMM (and bf16, for fp8 dtypes), OpenBLAS sgemm called "
+      "directly with its own threads and, when built with libdnnl, oneDNN's matmul (bf16 inputs for "
+      "16/8-bit dtypes, f32 otherwise), interleaved in one run; reports the ISA tier and kernel");
   gemm->add_option("--m", g->m, "rows of A and C (default 1024)");
   gemm->add_option("--n", g->n, "columns of B and C (default 1024)");
   gemm->add_option("--k", g->k, "columns of A, rows of B (default 1024)");

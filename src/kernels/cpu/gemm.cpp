@@ -15,10 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/bf16_dot.h"
 #include "kernels/cpu/gemm_tile.h"
 #include "kernels/cpu/workspace.h"
 #include "numerics/convert.h"
-#include "kernels/cpu/bf16_dot.h"
 #include "runtime/cpu_features.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
