@@ -16,6 +16,7 @@
 #include "kernels/cpu/vec_math.h"
 #include "numerics/convert.h"
 #include "kernels_test_util.h"
+#include "runtime/cpu_features.h"
 #include "runtime/error.h"
 
 namespace {
@@ -144,6 +145,47 @@ TEST(kernels_layer_norm, MatchesNaive) {
         layer_norm_vs_naive<float>(N, C, affine, 1e-5, 1e-5);
         layer_norm_vs_naive<double>(N, C, affine, 1e-12, 1e-12);
       }
+}
+
+// The fp32 row loops are built twice (portable, and AVX-512 on that tier) from one source with
+// the same operation order: both give the same bits for every output, on widths that leave 16-,
+// 8- and 1-lane tails.
+TEST(kernels_layer_norm, Avx512RowsMatchPortableRowsBitForBit) {
+  namespace rt = mixtrain::runtime;
+  if (static_cast<int>(rt::cpu_tier()) < static_cast<int>(rt::IsaTier::avx512))
+    GTEST_SKIP() << "no AVX-512 on this CPU (tier " << rt::tier_name(rt::cpu_tier()) << ")";
+  std::mt19937 g(21);
+  for (const i64 C : {i64{7}, i64{83}, i64{256}}) {
+    const i64 N = 37;
+    const auto x = rnd<float>(N * C, g, -3, 5), gamma = rnd<float>(C, g), beta = rnd<float>(C, g),
+               dout = rnd<float>(N * C, g);
+    struct Out {
+      std::vector<float> y, mean, rstd, dx, dgamma, dbeta;
+    };
+    auto run = [&](rt::IsaTier cap) {
+      rt::set_isa_cap(cap);
+      Out o{std::vector<float>(N * C), std::vector<float>(N), std::vector<float>(N), std::vector<float>(N * C),
+            std::vector<float>(C), std::vector<float>(C)};
+      kc::layer_norm_forward<float>(o.y.data(), o.mean.data(), o.rstd.data(), x.data(), gamma.data(), beta.data(), N,
+                                    C, 1e-5f);
+      kc::layer_norm_backward<float>(o.dx.data(), o.dgamma.data(), o.dbeta.data(), dout.data(), x.data(),
+                                     o.mean.data(), o.rstd.data(), gamma.data(), N, C);
+      rt::reset_isa_cap();
+      return o;
+    };
+    const Out a = run(rt::IsaTier::avx2), b = run(rt::IsaTier::avx512);
+    auto same = [](const std::vector<float>& u, const std::vector<float>& v) {
+      for (std::size_t i = 0; i < u.size(); ++i)
+        if (std::bit_cast<std::uint32_t>(u[i]) != std::bit_cast<std::uint32_t>(v[i])) return false;
+      return true;
+    };
+    EXPECT_TRUE(same(a.y, b.y)) << C;
+    EXPECT_TRUE(same(a.mean, b.mean)) << C;
+    EXPECT_TRUE(same(a.rstd, b.rstd)) << C;
+    EXPECT_TRUE(same(a.dx, b.dx)) << C;
+    EXPECT_TRUE(same(a.dgamma, b.dgamma)) << C;
+    EXPECT_TRUE(same(a.dbeta, b.dbeta)) << C;
+  }
 }
 
 TEST(kernels_layer_norm, GradientsMatchFiniteDifferences) {

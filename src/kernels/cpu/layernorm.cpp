@@ -1,43 +1,49 @@
 // Layer-norm kernels (layernorm.h). The forward is one parallel pass over rows; the backward
 // first reduces dgamma/dbeta over column blocks (reads dout before dx may overwrite it), then
-// computes dx row by row.
+// computes dx row by row. The row loops are layernorm_rows.h's, built here and, for fp32 on the
+// avx512 tier, in layernorm_avx512.cpp (same bits).
 #include "kernels/cpu/layernorm.h"
 
 #include <cmath>
 
+#include <type_traits>
+
+#include "kernels/cpu/layernorm_rows.h"
 #include "kernels/cpu/parallel_cols.h"
 #include "kernels/cpu/parallel_rows.h"
-#include "kernels/cpu/vec_math.h"
+#include "runtime/cpu_features.h"
 
 namespace mixtrain::kernels::cpu {
 
 using i64 = std::int64_t;
 
+namespace {
+
+struct Portable {};  // this unit's tag for the row loops (layernorm_rows.h)
+
+// The AVX-512 build of the fp32 rows where the tier allows (same bits), else the portable one.
+template <typename T>
+bool use_avx512() {
+#if MIXTRAIN_HAVE_AVX512_KERNELS
+  if constexpr (std::is_same_v<T, float>) return runtime::isa_at_least(runtime::IsaTier::avx512);
+#endif
+  return false;
+}
+
+}  // namespace
+
 template <typename T>
 void layer_norm_forward(T* out, T* mean, T* rstd, const T* x, const T* gamma, const T* beta, i64 N,
                         i64 C, T eps) {
   if (C <= 0) return;
+  const bool wide = use_avx512<T>();
   detail::for_rows(N, C, [&](i64 n) {
-    const T* xr = x + n * C;
-    T* o = out + n * C;
-    const T m = vec::sum(xr, C) / static_cast<T>(C);
-    T acc[8] = {};
-    i64 i = 0;
-    for (; i + 8 <= C; i += 8)
-      for (int l = 0; l < 8; ++l) acc[l] += (xr[i + l] - m) * (xr[i + l] - m);
-    for (; i < C; ++i) acc[0] += (xr[i] - m) * (xr[i] - m);
-    const T var =
-        (((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))) /
-        static_cast<T>(C);
-    const T r = T(1) / std::sqrt(var + eps);
-    mean[n] = m;
-    rstd[n] = r;
-    if (gamma && beta)
-      for (i64 c = 0; c < C; ++c) o[c] = (xr[c] - m) * r * gamma[c] + beta[c];
-    else if (gamma)
-      for (i64 c = 0; c < C; ++c) o[c] = (xr[c] - m) * r * gamma[c];
-    else
-      for (i64 c = 0; c < C; ++c) o[c] = (xr[c] - m) * r + (beta ? beta[c] : T(0));
+    if constexpr (std::is_same_v<T, float>)
+      if (wide) {
+        detail::layer_norm_forward_row_avx512(out + n * C, mean + n, rstd + n, x + n * C, gamma, beta, C, eps);
+        return;
+      }
+    detail::layer_norm_forward_row<Portable>(out + n * C, mean + n, rstd + n, x + n * C, gamma, beta, C, eps);
   });
 }
 
@@ -45,50 +51,41 @@ template <typename T>
 void layer_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dout, const T* x, const T* mean,
                          const T* rstd, const T* gamma, i64 N, i64 C) {
   if (C <= 0) return;
+  const bool wide = use_avx512<T>();
   if (dgamma || dbeta)
     detail::for_col_blocks(C, N, [&](i64 c0, i64 c1) {
-      for (i64 c = c0; c < c1; ++c) {
-        if (dgamma) dgamma[c] = 0;
-        if (dbeta) dbeta[c] = 0;
-      }
-      for (i64 n = 0; n < N; ++n) {
-        const T* d = dout + n * C;
-        const T* xr = x + n * C;
-        const T m = mean[n], r = rstd[n];
-        if (dgamma)
-          for (i64 c = c0; c < c1; ++c) dgamma[c] += d[c] * ((xr[c] - m) * r);
-        if (dbeta)
-          for (i64 c = c0; c < c1; ++c) dbeta[c] += d[c];
-      }
+      if constexpr (std::is_same_v<T, float>)
+        if (wide) {
+          detail::layer_norm_param_grads_avx512(dgamma, dbeta, dout, x, mean, rstd, N, C, c0, c1);
+          return;
+        }
+      detail::layer_norm_param_grads<Portable>(dgamma, dbeta, dout, x, mean, rstd, N, C, c0, c1);
     });
   detail::for_rows(N, C, [&](i64 n) {
-    const T* d = dout + n * C;
-    const T* xr = x + n * C;
-    T* o = dx + n * C;
-    const T m = mean[n], r = rstd[n];
-    T sg[8] = {}, sgx[8] = {};
-    i64 i = 0;
-    for (; i + 8 <= C; i += 8)
-      for (int l = 0; l < 8; ++l) {
-        const T g = d[i + l] * (gamma ? gamma[i + l] : T(1));
-        sg[l] += g;
-        sgx[l] += g * ((xr[i + l] - m) * r);
+    if constexpr (std::is_same_v<T, float>)
+      if (wide) {
+        detail::layer_norm_backward_row_avx512(dx + n * C, dout + n * C, x + n * C, mean[n], rstd[n], gamma, C);
+        return;
       }
-    for (; i < C; ++i) {
-      const T g = d[i] * (gamma ? gamma[i] : T(1));
-      sg[0] += g;
-      sgx[0] += g * ((xr[i] - m) * r);
-    }
-    const T inv_c = T(1) / static_cast<T>(C);
-    const T mg = (((sg[0] + sg[4]) + (sg[1] + sg[5])) + ((sg[2] + sg[6]) + (sg[3] + sg[7]))) * inv_c;
-    const T mgx =
-        (((sgx[0] + sgx[4]) + (sgx[1] + sgx[5])) + ((sgx[2] + sgx[6]) + (sgx[3] + sgx[7]))) * inv_c;
-    for (i64 c = 0; c < C; ++c) {
-      const T g = d[c] * (gamma ? gamma[c] : T(1));
-      o[c] = r * (g - mg - ((xr[c] - m) * r) * mgx);
-    }
+    detail::layer_norm_backward_row<Portable>(dx + n * C, dout + n * C, x + n * C, mean[n], rstd[n], gamma, C);
   });
 }
+
+#if !MIXTRAIN_HAVE_AVX512_KERNELS
+// Never called without the AVX-512 unit (use_avx512 is false); defined so the declarations link.
+void detail::layer_norm_forward_row_avx512(float* o, float* mean, float* rstd, const float* xr, const float* gamma,
+                                           const float* beta, i64 C, float eps) {
+  layer_norm_forward_row<Portable>(o, mean, rstd, xr, gamma, beta, C, eps);
+}
+void detail::layer_norm_param_grads_avx512(float* dgamma, float* dbeta, const float* dout, const float* x,
+                                           const float* mean, const float* rstd, i64 N, i64 C, i64 c0, i64 c1) {
+  layer_norm_param_grads<Portable>(dgamma, dbeta, dout, x, mean, rstd, N, C, c0, c1);
+}
+void detail::layer_norm_backward_row_avx512(float* o, const float* d, const float* xr, float m, float r,
+                                            const float* gamma, i64 C) {
+  layer_norm_backward_row<Portable>(o, d, xr, m, r, gamma, C);
+}
+#endif
 
 template <typename T>
 void layer_norm_forward_naive(T* out, T* mean, T* rstd, const T* x, const T* gamma, const T* beta,
