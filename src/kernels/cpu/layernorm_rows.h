@@ -10,18 +10,9 @@
 
 #include <cstdint>
 
-namespace mixtrain::kernels::cpu::detail {
+#include "kernels/cpu/vec_lanes.h"
 
-// vec::sum's order: 8 partial sums, combined pairwise.
-template <typename Isa, typename T>
-inline T sum8(const T* x, std::int64_t n) {
-  T acc[8] = {};
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += x[i + l];
-  for (; i < n; ++i) acc[0] += x[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
+namespace mixtrain::kernels::cpu::detail {
 
 template <typename Isa, typename T>
 inline T square_root(T v) {
@@ -35,7 +26,7 @@ inline T square_root(T v) {
 template <typename Isa, typename T>
 inline void layer_norm_forward_row(T* o, T* mean, T* rstd, const T* xr, const T* gamma, const T* beta,
                                    std::int64_t C, T eps) {
-  const T m = sum8<Isa>(xr, C) / static_cast<T>(C);
+  const T m = vec::sum<T, Isa>(xr, C) / static_cast<T>(C);
   T acc[8] = {};
   std::int64_t i = 0;
   for (; i + 8 <= C; i += 8)

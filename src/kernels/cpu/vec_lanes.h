@@ -12,6 +12,20 @@
 
 namespace mixtrain::kernels::cpu::vec {
 
+// Sum of n values with 8 partial sums in a fixed order (so results do not depend on the ISA).
+// `Isa` is left at its default by the portable kernels; an ISA unit passes a tag type from its
+// own unnamed namespace, which gives its instantiations internal linkage (never merged with the
+// portable ones by the linker).
+template <typename T, typename Isa = void>
+inline T sum(const T* x, std::int64_t n) {
+  T acc[8] = {};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += x[i + l];
+  for (; i < n; ++i) acc[0] += x[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
 // exp for fp32 lanes: n = round(x / ln2), r = x - n ln2 (two-part ln2), degree-6 polynomial
 // (Cephes expf), scaled by 2^n through the exponent bits. Within 2 ulp of std::exp on
 // [-87.3, 88]; below that 0, above exp(88); NaN stays NaN. Generic over the vector width (V

@@ -17,15 +17,7 @@ namespace mixtrain::kernels::cpu::vec {
 template <typename T>
 using acc_t = T;
 
-template <typename T>
-inline T sum(const T* x, std::int64_t n) {
-  T acc[8] = {};
-  std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += x[i + l];
-  for (; i < n; ++i) acc[0] += x[i];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
+// vec::sum is in vec_lanes.h (the AVX-512 units use it too).
 
 template <typename T>
 inline T dot(const T* x, const T* y, std::int64_t n) {
