@@ -1,0 +1,69 @@
+// Depth scan + parse. The scan only needs to track strings (with escapes) and brackets: the
+// parser that follows does the real validation.
+#include "io/json_text.h"
+
+#include "runtime/error.h"
+
+namespace mixtrain::io {
+
+std::size_t json_depth(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+      if (deepest > limit) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+std::string printable(std::string_view s, std::size_t max_len) {
+  std::string out;
+  for (const char c : s.substr(0, max_len)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7F) ? '?' : c;
+  }
+  if (s.size() > max_len) out += "...";
+  return out;
+}
+
+namespace {
+
+template <typename Json>
+Json parse_bounded(std::string_view text, const std::string& where) {
+  if (json_depth(text) > kMaxJsonDepth)
+    throw Error(where + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  try {
+    return Json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + ": not valid JSON (" + printable(e.what()) + ")");
+  }
+}
+
+}  // namespace
+
+nlohmann::json parse_json(std::string_view text, const std::string& where) {
+  return parse_bounded<nlohmann::json>(text, where);
+}
+
+nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::string& where) {
+  return parse_bounded<nlohmann::ordered_json>(text, where);
+}
+
+nlohmann::json try_parse_json(std::string_view text) {
+  if (json_depth(text) > kMaxJsonDepth) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return nlohmann::json::parse(text, nullptr, false);
+}
+
+}  // namespace mixtrain::io
