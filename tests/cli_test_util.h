@@ -25,14 +25,15 @@ inline std::string slurp(const std::string& path) {
   return {b.begin(), b.end()};
 }
 
-inline CliResult run_cli(const std::string& args) {
+// timeout_s > 0 runs the tool under timeout(1): a hang becomes status 124 instead of a stuck suite.
+inline CliResult run_cli(const std::string& args, int timeout_s = 0) {
   const char* bin = std::getenv("MIXTRAIN_BIN");
   if (bin == nullptr) {
     ADD_FAILURE() << "MIXTRAIN_BIN is not set (ctest sets it to the built tool)";
     return {};
   }
   TempDir capture;
-  const std::string cmd = std::string("'") + bin + "' " + args + " >'" + (capture / "out") + "' 2>'" + (capture / "err") + "'";
+  const std::string cmd = (timeout_s > 0 ? "timeout " + std::to_string(timeout_s) + " " : std::string()) + "'" + bin + "' " + args + " >'" + (capture / "out") + "' 2>'" + (capture / "err") + "'";
   const int rc = std::system(cmd.c_str());
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(capture / "out"), slurp(capture / "err")};
 }

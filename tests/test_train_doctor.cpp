@@ -348,9 +348,10 @@ TEST(DoctorCli, HealthyRunExitsZero) {
 TEST(DoctorCli, ReadsADivergedRunsMetrics) {
   if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   TempDir d;
-  // A diverging run throws, leaving only metrics.jsonl.tmp; the doctor reads it.
+  // A diverging run fails (exit 1: good input, failed run), keeping its metrics as
+  // failed.metrics.jsonl; the doctor reads them.
   auto tr = run("train --model mlp --precision fp16 --steps 40 --batch 32 --lr 1e4 --optimizer sgd --threads 2 --quiet --out " + d.path());
-  ASSERT_EQ(tr.status, 2) << tr.err;
+  ASSERT_EQ(tr.status, 1) << tr.err;
   auto dr = run("doctor " + d.path());
   EXPECT_EQ(dr.status, 1) << dr.out << dr.err;
   EXPECT_NE(dr.out.find("did not finish"), std::string::npos) << dr.out;

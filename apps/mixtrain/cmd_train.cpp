@@ -19,11 +19,15 @@ void register_train(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Train a model in a chosen precision");
   add_train_flags(cmd, *f, true);
   cmd->add_option("--out", f->cfg.out_dir, "output directory (metrics.jsonl, summary.json, checkpoint.safetensors)")->required();
-  cmd->add_option("--resume", f->cfg.resume_dir, "continue from the checkpoint in this directory");
-  cmd->callback([f] {
+  cmd->add_option("--resume", f->cfg.resume_dir, "continue from the newest checkpoint in this run directory");
+  auto topt = std::make_shared<train::TrainOptions>();
+  cmd->add_option("--checkpoint-every", topt->checkpoint_every,
+                  "also commit a checkpoint every N steps (default 0: only at the end or --stop-after)");
+  cmd->add_option("--checkpoint-keep", topt->checkpoint_keep, "keep the newest K checkpoints in --out (default 2)");
+  cmd->callback([f, topt] {
     const train::ResolvedConfig rc = resolve_flags(*f);
     print_policy(rc);
-    const auto summary = train::run_training(rc);
+    const auto summary = train::run_training(rc, *topt);
     std::printf("%s\n", summary.dump().c_str());
   });
 }

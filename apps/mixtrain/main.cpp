@@ -1,10 +1,14 @@
 // Entry point of the `mixtrain` tool: builds the CLI11 app from the subcommands and maps every
-// error to one line on stderr ("mixtrain: ...") and exit status 2 (bad usage or bad input; 1 is
-// reserved for unexpected internal failures and for a command's negative verdict set through
-// exit_status(), such as doctor's "problems found"). --help prints to stdout and exits 0.
+// error to one line on stderr ("mixtrain: ...") and an exit status: 2 for bad usage or bad input
+// (mixtrain::Error), 1 for a run that failed on acceptable input (mixtrain::Failure: divergence,
+// a full disk, out of memory), for unexpected internal failures, and for a command's negative
+// verdict set through exit_status(), such as doctor's "problems found". --help prints to stdout
+// and exits 0.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <new>
 #include <string>
 
 #include "commands.h"
@@ -49,8 +53,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help (and friends) print and succeed
     return report(e.what(), 2);
+  } catch (const mixtrain::Failure& e) {
+    return report(e.what(), 1);
   } catch (const mixtrain::Error& e) {
     return report(e.what(), 2);
+  } catch (const std::filesystem::filesystem_error& e) {
+    // The library checks paths before it uses them; this is the net for a race (a file removed
+    // or replaced meanwhile): still one line naming the path, as bad input.
+    return report((e.path1().string() + ": " + e.code().message()).c_str(), 2);
+  } catch (const std::bad_alloc&) {
+    return report("out of memory (lower --batch or the model size)", 1);
   } catch (const std::exception& e) {
     return report((std::string("internal error: ") + e.what()).c_str(), 1);
   }

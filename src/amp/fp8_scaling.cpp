@@ -53,6 +53,12 @@ void Fp8ScalingState::set_dtype(DType fp8) {
 }
 
 void Fp8ScalingState::restore(float scale, std::vector<float> history) {
+  // Restored state is input: a zero or non-finite scale would make every cast inf/NaN.
+  check(std::isfinite(scale) && scale > 0, "fp8 state: scale must be a positive finite number, got " + std::to_string(scale));
+  check(history.size() <= static_cast<std::size_t>(std::max(opt_.history_len, 1)),
+        "fp8 state: amax history has " + std::to_string(history.size()) + " entries, more than its length " +
+            std::to_string(opt_.history_len));
+  for (const float a : history) check(std::isfinite(a) && a >= 0, "fp8 state: amax history holds " + std::to_string(a));
   scale_ = scale;
   history_.assign(history.begin(), history.end());
 }

@@ -2,6 +2,8 @@
 #include "amp/loss_scale.h"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 
 #include "runtime/error.h"
 
@@ -31,7 +33,7 @@ bool LossScale::update(bool found_inf) {
     }
     return true;
   }
-  if (++growth_tracker_ == opt_.growth_interval) {
+  if (++growth_tracker_ >= opt_.growth_interval) {  // >=: a resumed run may shorten the interval
     scale_ = std::min(opt_.max_scale, scale_ * opt_.growth_factor);
     growth_tracker_ = 0;
     hysteresis_left_ = opt_.hysteresis;
@@ -41,7 +43,13 @@ bool LossScale::update(bool found_inf) {
 
 void LossScale::restore(double scale, std::int64_t growth_tracker, std::int64_t hysteresis_left,
                         std::int64_t steps, std::int64_t skipped) {
-  check(scale > 0, "loss scale state: scale must be positive");
+  // A checkpoint is input like any other: state that no run can reach is refused here, before it
+  // could turn every later update into inf/NaN and be written over a good checkpoint.
+  check(std::isfinite(scale) && scale > 0, "loss scale state: scale must be a positive finite number, got " + std::to_string(scale));
+  check(growth_tracker >= 0, "loss scale state: growth_tracker must be >= 0");
+  check(hysteresis_left >= 0 && hysteresis_left <= opt_.hysteresis,
+        "loss scale state: hysteresis_left must be in [0, " + std::to_string(opt_.hysteresis) + "]");
+  check(steps >= 0 && skipped >= 0 && skipped <= steps, "loss scale state: need 0 <= skipped <= steps");
   scale_ = scale;
   growth_tracker_ = growth_tracker;
   hysteresis_left_ = hysteresis_left;

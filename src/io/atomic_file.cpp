@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "io/input_file.h"
 #include "runtime/error.h"
 
 namespace mixtrain::io {
@@ -44,7 +45,10 @@ void AtomicFile::discard() noexcept {
 
 void AtomicFile::fail(const std::string& what, int err) {
   discard();
-  throw Error("cannot write '" + path_ + "': " + what + errno_text(err));
+  const std::string msg = "cannot write '" + path_ + "': " + what + errno_text(err);
+  // Running out of space or a failing device is not the user's input being wrong: exit 1.
+  if (err == ENOSPC || err == EDQUOT || err == EIO || err == EFBIG) throw Failure(msg);
+  throw Error(msg);
 }
 
 void AtomicFile::write(const void* data, std::size_t n) {
@@ -69,7 +73,7 @@ void AtomicFile::commit() {
   if (::close(fd) != 0) {
     const int err = errno;
     ::unlink(temp_.c_str());
-    throw Error("cannot write '" + path_ + "': close: " + errno_text(err));
+    throw Failure("cannot write '" + path_ + "': close: " + errno_text(err));
   }
   if (::rename(temp_.c_str(), path_.c_str()) != 0) {
     const int err = errno;
@@ -91,19 +95,11 @@ void write_file_atomic(const std::string& path, std::span<const std::byte> bytes
 }
 
 std::vector<std::byte> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot read '" + path + "': " + errno_text(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct ::stat st {};
-  if (::fstat(fd, &st) != 0) throw Error("cannot read '" + path + "': " + errno_text(errno));
-  if (!S_ISREG(st.st_mode)) throw Error("cannot read '" + path + "': not a regular file");
-  std::vector<std::byte> data(static_cast<std::size_t>(st.st_size));
+  const InputFile in(path);
+  std::vector<std::byte> data(static_cast<std::size_t>(in.size()));
   std::size_t done = 0;
   while (done < data.size()) {
-    const ::ssize_t r = ::read(fd, data.data() + done, data.size() - done);
+    const ::ssize_t r = ::read(in.fd(), data.data() + done, data.size() - done);
     if (r < 0) {
       if (errno == EINTR) continue;
       throw Error("cannot read '" + path + "': " + errno_text(errno));

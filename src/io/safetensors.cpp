@@ -2,10 +2,6 @@
 // (header padded to 8 bytes, written through AtomicFile).
 #include "io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -16,6 +12,8 @@
 #include <utility>
 
 #include "io/atomic_file.h"
+#include "io/input_file.h"
+#include "io/json_text.h"
 #include "runtime/error.h"
 
 namespace mixtrain::io {
@@ -37,62 +35,9 @@ constexpr DTypeSize kDTypes[] = {
     {"U16", 2}, {"U8", 1},  {"BOOL", 1},
 };
 
-// Messages must stay on one line even when they quote file contents (JSON parse errors do).
-std::string printable(std::string_view s, std::size_t max_len = 200) {
-  std::string out;
-  for (char c : s.substr(0, max_len)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7F) ? '?' : c;
-  }
-  if (s.size() > max_len) out += "...";
-  return out;
-}
-
 [[noreturn]] void bad(const std::string& path, const std::string& what) {
   throw Error("'" + path + "': invalid safetensors file: " + what);
 }
-
-class InputFile {
- public:
-  explicit InputFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw Error("cannot read '" + path + "': " + std::strerror(errno));
-    struct ::stat st {};
-    if (::fstat(fd_, &st) != 0) {
-      const int err = errno;
-      ::close(fd_);
-      throw Error("cannot read '" + path + "': " + std::strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-      ::close(fd_);
-      throw Error("cannot read '" + path + "': not a regular file");
-    }
-    size_ = static_cast<std::uint64_t>(st.st_size);
-  }
-  ~InputFile() { ::close(fd_); }
-  InputFile(const InputFile&) = delete;
-  InputFile& operator=(const InputFile&) = delete;
-
-  std::uint64_t size() const { return size_; }
-
-  void read_at(std::uint64_t offset, void* dst, std::size_t n) const {
-    auto* p = static_cast<char*>(dst);
-    while (n > 0) {
-      const ::ssize_t r = ::pread(fd_, p, n, static_cast<::off_t>(offset));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) throw Error("cannot read '" + path_ + "': " + std::strerror(errno));
-      if (r == 0) throw Error("cannot read '" + path_ + "': file shrank while reading");
-      p += r;
-      offset += static_cast<std::uint64_t>(r);
-      n -= static_cast<std::size_t>(r);
-    }
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::uint64_t size_ = 0;
-};
 
 struct Entry {
   SafeTensor tensor;
@@ -191,6 +136,8 @@ SafeTensorsFile read_safetensors(const std::string& path) {
   const std::uint64_t data_start = 8 + n;
   const std::uint64_t data_len = in.size() - data_start;
 
+  if (json_depth(text) > kMaxJsonDepth)
+    bad(path, "header is JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   Json header;
   try {
     header = Json::parse(text);

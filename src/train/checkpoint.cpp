@@ -1,9 +1,14 @@
 // Checkpoint serialisation on top of io/safetensors.
 #include "train/checkpoint.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstring>
 
+#include "io/json_text.h"
 #include "io/safetensors.h"
+#include "numerics/convert.h"
 #include "runtime/error.h"
 
 namespace mixtrain::train {
@@ -19,6 +24,27 @@ io::SafeTensor to_safe(const std::string& name, const Tensor& t) {
   return s;
 }
 
+// Non-finite elements of `n` elements of `dtype` at `bytes`, decoded block by block (in fp64,
+// which holds every format exactly).
+std::int64_t count_nonfinite(const void* data, DType dtype, std::size_t n) {
+  constexpr std::size_t kBlock = 4096;
+  const std::size_t elem = static_cast<std::size_t>(numerics::spec(dtype).bits() / 8);
+  const auto* bytes = static_cast<const std::byte*>(data);
+  std::int64_t bad = 0;
+  double buf[kBlock];
+  for (std::size_t i = 0; i < n; i += kBlock) {
+    const std::size_t m = std::min(kBlock, n - i);
+    numerics::decode(buf, bytes + i * elem, dtype, m);
+    for (std::size_t k = 0; k < m; ++k) bad += std::isfinite(buf[k]) ? 0 : 1;
+  }
+  return bad;
+}
+std::int64_t count_nonfinite(const Tensor& t) { return count_nonfinite(t.data(), t.dtype(), static_cast<std::size_t>(t.numel())); }
+std::int64_t count_nonfinite_bytes(const io::SafeTensor& s) {
+  const auto dt = s.float_dtype();
+  return dt ? count_nonfinite(s.data.data(), *dt, static_cast<std::size_t>(s.numel())) : 0;
+}
+
 void from_safe(const io::SafeTensorsFile& f, const std::string& name, Tensor& t, const std::string& path) {
   const io::SafeTensor* s = f.find(name);
   if (!s) throw Error(path + ": checkpoint has no tensor '" + name + "'");
@@ -28,11 +54,42 @@ void from_safe(const io::SafeTensorsFile& f, const std::string& name, Tensor& t,
   if (!dt) throw Error(path + ": tensor '" + name + "' has non-float dtype " + s->dtype);
   Tensor loaded = Tensor::empty(s->shape, *dt);
   std::memcpy(loaded.data(), s->data.data(), s->data.size());
+  // No run writes non-finite weights or optimizer state (a step with inf/NaN gradients is
+  // skipped), so a non-finite value means a damaged or forged file: refuse it before training
+  // on it and writing NaN over a good checkpoint.
+  const std::int64_t bad = count_nonfinite(loaded);
+  if (bad > 0)
+    throw Error(path + ": tensor '" + name + "' holds " + std::to_string(bad) + " non-finite value(s)");
   if (*dt == t.dtype()) {
     std::memcpy(t.data(), loaded.data(), t.nbytes());
   } else {
     t.copy_from(loaded);
   }
+}
+
+nlohmann::json metadata_json(const std::string& path, const io::SafeTensorsFile& f, const char* key) {
+  const auto it = f.metadata.find(key);
+  if (it == f.metadata.end()) throw Error(path + ": not a mixtrain checkpoint (no '" + key + "' metadata)");
+  return io::parse_json(it->second, path + ": '" + key + "' metadata");
+}
+
+// The run metadata with the fields every reader relies on type-checked: a checkpoint is input.
+nlohmann::json checked_run_info(const std::string& path, const io::SafeTensorsFile& f) {
+  nlohmann::json run = metadata_json(path, f, "run");
+  const std::string where = path + ": 'run' metadata: ";
+  if (!run.is_object()) throw Error(where + "not an object");
+  if (!run.contains("step") || !run["step"].is_number_integer()) throw Error(where + "'step' is missing or not an integer");
+  const std::int64_t step = run["step"].get<std::int64_t>();
+  if (step < 0 || step > kMaxCheckpointStep)
+    throw Error(where + "'step' " + std::to_string(step) + " is out of range [0, " + std::to_string(kMaxCheckpointStep) + "]");
+  if (run.contains("config") && !run["config"].is_object()) throw Error(where + "'config' is not an object");
+  if (run.contains("precision_map") && !run["precision_map"].is_string()) throw Error(where + "'precision_map' is not a string");
+  if (run.contains("autopilot") && !run["autopilot"].is_object()) throw Error(where + "'autopilot' is not an object");
+  if (run.contains("config"))
+    for (const auto& [k, v] : run["config"].items())
+      if (!v.is_string() && !v.is_number() && !v.is_boolean() && !v.is_null())
+        throw Error(where + "config field '" + io::printable(k) + "' is not a string or number");
+  return run;
 }
 
 }  // namespace
@@ -43,6 +100,14 @@ void save_checkpoint(const std::string& path, nn::Module& model, optim::Optimize
   for (const auto& p : model.parameters()) f.tensors.push_back(to_safe("model." + p.name, *p.tensor));
   for (const auto& [name, t] : model.buffers()) f.tensors.push_back(to_safe("buffer." + name, *t));
   for (const auto& [name, t] : opt.state_tensors()) f.tensors.push_back(to_safe(name, *t));
+  // The loader refuses non-finite state, so writing it would replace a good checkpoint with one
+  // that cannot be resumed: fail the run instead (the previous checkpoint stays current).
+  for (const auto& t : f.tensors) {
+    const std::int64_t bad = count_nonfinite_bytes(t);
+    if (bad > 0)
+      throw Failure("refusing to write checkpoint " + path + ": tensor '" + t.name + "' holds " + std::to_string(bad) +
+                    " non-finite value(s) (the run diverged); the previous checkpoint is kept");
+  }
   f.metadata["format"] = "mixtrain-checkpoint-1";
   f.metadata["run"] = run_info.dump();
   f.metadata["scaler"] = scaler.state_dict().dump();
@@ -52,36 +117,39 @@ void save_checkpoint(const std::string& path, nn::Module& model, optim::Optimize
 }
 
 nlohmann::json read_checkpoint_info(const std::string& path) {
-  const io::SafeTensorsFile f = io::read_safetensors(path);
-  auto it = f.metadata.find("run");
-  if (it == f.metadata.end()) throw Error(path + ": not a mixtrain checkpoint (no run metadata)");
-  try {
-    return nlohmann::json::parse(it->second);
-  } catch (const nlohmann::json::exception&) {
-    throw Error(path + ": corrupt run metadata");
-  }
+  return checked_run_info(path, io::read_safetensors(path));
 }
 
 nlohmann::json load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer* opt, amp::GradScaler* scaler) {
   const io::SafeTensorsFile f = io::read_safetensors(path);
-  auto meta = [&](const char* key) {
-    auto it = f.metadata.find(key);
-    if (it == f.metadata.end()) throw Error(path + ": not a mixtrain checkpoint (no '" + key + "' metadata)");
-    try {
-      return nlohmann::json::parse(it->second);
-    } catch (const nlohmann::json::exception&) {
-      throw Error(path + ": corrupt '" + std::string(key) + "' metadata");
-    }
-  };
-  const nlohmann::json run = meta("run");
+  const nlohmann::json run = checked_run_info(path, f);
   for (const auto& p : model.parameters()) from_safe(f, "model." + p.name, *p.tensor, path);
   for (const auto& [name, t] : model.buffers()) from_safe(f, "buffer." + name, *t, path);
-  model.restore_extra_state(meta("fp8"));
+  // The restorers validate what they read (ranges, finiteness) and throw mixtrain::Error; a value
+  // of the wrong JSON type surfaces as nlohmann's exception. Both become one line naming the file.
+  auto restoring = [&](const char* key, auto&& fn) {
+    const nlohmann::json j = metadata_json(path, f, key);
+    try {
+      fn(j);
+    } catch (const Error& e) {
+      throw Error(path + ": '" + key + "' metadata: " + e.what());
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(path + ": '" + key + "' metadata: " + io::printable(e.what()));
+    }
+  };
+  restoring("fp8", [&](const nlohmann::json& j) {
+    if (!j.is_object()) throw Error("not an object");
+    model.restore_extra_state(j);
+  });
   if (opt) {
     for (const auto& [name, t] : opt->state_tensors()) from_safe(f, name, *t, path);
-    opt->set_steps(meta("optimizer").value("steps", std::int64_t{0}));
+    restoring("optimizer", [&](const nlohmann::json& j) {
+      const std::int64_t steps = j.at("steps").get<std::int64_t>();
+      if (steps < 0 || steps > kMaxCheckpointStep) throw Error("steps " + std::to_string(steps) + " out of range");
+      opt->set_steps(steps);
+    });
   }
-  if (scaler) scaler->load_state_dict(meta("scaler"));
+  if (scaler) restoring("scaler", [&](const nlohmann::json& j) { scaler->load_state_dict(j); });
   return run;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <cstdint>
 #include <string>
 
 #include "amp/grad_scaler.h"
@@ -13,6 +14,10 @@
 #include "optim/optimizer.h"
 
 namespace mixtrain::train {
+
+// The largest step a checkpoint may record (far beyond any run; keeps step arithmetic such as
+// step × batch × sequence length far from int64 overflow).
+inline constexpr std::int64_t kMaxCheckpointStep = std::int64_t{1} << 40;
 
 void save_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& opt,
                      const amp::GradScaler& scaler, const nlohmann::json& run_info);

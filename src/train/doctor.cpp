@@ -3,6 +3,7 @@
 #include "train/doctor.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,9 @@
 #include <map>
 #include <sstream>
 
+#include "io/atomic_file.h"
+#include "io/input_file.h"
+#include "io/json_text.h"
 #include "runtime/error.h"
 
 namespace mixtrain::train::doctor {
@@ -47,7 +51,13 @@ std::vector<TensorStats> parse_stats(const nlohmann::json& arr) {
     // Absent: an older run (-1); null: written for a non-finite amax (NaN).
     s.amax = !e.contains("amax") ? -1.0 : as_double(e["amax"], NAN);
     if (e.contains("hist"))
-      for (const auto& [k, v] : e["hist"].items()) s.hist.emplace_back(std::stoi(k), v.get<std::uint64_t>());
+      for (const auto& [k, v] : e["hist"].items()) {
+        int exponent = 0;
+        const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), exponent);
+        if (ec != std::errc() || end != k.data() + k.size())
+          throw Error("histogram key '" + io::printable(k, 40) + "' of " + s.param + " is not an exponent");
+        s.hist.emplace_back(exponent, v.get<std::uint64_t>());
+      }
     std::sort(s.hist.begin(), s.hist.end());
     out.push_back(std::move(s));
   }
@@ -102,9 +112,9 @@ Run parse_metrics(std::istream& in, const std::string& what) {
   for (std::string line; std::getline(in, line);) {
     ++n;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const auto j = nlohmann::json::parse(line, nullptr, false);
+    const auto j = io::try_parse_json(line);
     const std::string where = what + " line " + std::to_string(n);
-    if (j.is_discarded() || !j.is_object()) throw Error(where + " is not a JSON object");
+    if (j.is_discarded() || !j.is_object()) throw Error(where + " is not a JSON object (or nests deeper than " + std::to_string(io::kMaxJsonDepth) + " levels)");
     try {
       if (j.value("type", "") == "config") {
         r.config = j.value("config", nlohmann::json::object());
@@ -128,7 +138,9 @@ Run parse_metrics(std::istream& in, const std::string& what) {
       }
       r.points.push_back(std::move(p));
     } catch (const nlohmann::json::exception& e) {
-      throw Error(where + " has a malformed field (" + e.what() + ")");
+      throw Error(where + " has a malformed field (" + io::printable(e.what()) + ")");
+    } catch (const Error& e) {
+      throw Error(where + ": " + e.what());
     }
   }
   return r;
@@ -138,23 +150,31 @@ Run load_run(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error("doctor: no run directory at " + dir);
-  const std::string m = dir + "/metrics.jsonl", tmp = m + ".tmp";
-  // A run that threw (divergence) leaves its metrics in the temp file; prefer it when it is newer
-  // than a finished run's file from an earlier run in the same directory.
-  const bool have_m = fs::exists(m, ec), have_tmp = fs::exists(tmp, ec);
-  if (!have_m && !have_tmp) throw Error("doctor: " + dir + " has no metrics.jsonl (not a training run directory)");
-  const bool use_tmp = have_tmp && (!have_m || fs::last_write_time(tmp, ec) > fs::last_write_time(m, ec));
-  const std::string path = use_tmp ? tmp : m;
-  std::ifstream in(path);
-  if (!in) throw Error("doctor: cannot read " + path);
+  // The committed metrics (train/run_dir.h) or, when newer, the metrics of a run that failed
+  // (divergence) or is running or was killed: those are what a user asks the doctor about.
+  const std::string committed = dir + "/metrics.jsonl";
+  std::string path;
+  fs::file_time_type newest{};
+  for (const std::string& candidate : {committed, dir + "/failed.metrics.jsonl", dir + "/metrics.live.jsonl", committed + ".tmp"}) {
+    if (!io::is_regular_file(candidate)) continue;
+    const auto t = fs::last_write_time(candidate, ec);
+    if (ec) continue;
+    if (path.empty() || t > newest) {
+      path = candidate;
+      newest = t;
+    }
+  }
+  if (path.empty()) throw Error("doctor: " + dir + " has no metrics.jsonl (not a training run directory)");
+  const auto bytes = io::read_file(path);
+  std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   Run r = parse_metrics(in, "doctor: " + path);
-  r.finished = !use_tmp;
+  r.finished = path == committed;
   if (r.points.empty()) throw Error("doctor: " + path + " records no training step");
   if (r.finished) {
     const std::string s = dir + "/summary.json";
-    std::ifstream sf(s);
-    if (!sf) throw Error("doctor: " + dir + " has metrics.jsonl but no summary.json (incomplete run directory)");
-    r.summary = nlohmann::json::parse(sf, nullptr, false);
+    if (!io::is_regular_file(s)) throw Error("doctor: " + dir + " has metrics.jsonl but no summary.json (incomplete run directory)");
+    const auto sb = io::read_file(s);
+    r.summary = io::try_parse_json(std::string_view(reinterpret_cast<const char*>(sb.data()), sb.size()));
     if (r.summary.is_discarded() || !r.summary.is_object()) throw Error("doctor: " + s + " is not a JSON object");
   }
   return r;

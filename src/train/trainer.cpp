@@ -20,6 +20,8 @@
 #include "autograd/grad_info.h"
 #include "autograd/profiler.h"
 #include "io/atomic_file.h"
+#include "io/input_file.h"
+#include "io/json_text.h"
 #include "kernels/cpu/gemm.h"
 #include "numerics/convert.h"
 #include "numerics/stats.h"
@@ -32,6 +34,7 @@
 #include "tensor/ledger.h"
 #include "train/autopilot_driver.h"
 #include "train/checkpoint.h"
+#include "train/run_dir.h"
 #include "train/progress.h"
 #include "train/task.h"
 
@@ -53,10 +56,14 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, nn::Modul
 
 nlohmann::json config_json(const ResolvedConfig& rc) {
   const TrainConfig& c = rc.cfg;
-  return {{"model", c.model}, {"data", c.data}, {"precision", c.precision}, {"label", rc.label},
+  nlohmann::json j{{"model", c.model}, {"data", c.data}, {"precision", c.precision}, {"label", rc.label},
           {"opt_level", std::string(amp::to_string(rc.policy.level))}, {"batch", c.batch}, {"lr", c.lr},
           {"optimizer", c.optimizer}, {"schedule", c.schedule}, {"seed", c.seed}, {"context", c.context}, {"precision_map", rc.policy.map.to_string()},
           {"fp8_recipe", c.fp8_recipe}, {"fp8_format", c.fp8_format}, {"master", c.master}};
+  // Where the data came from, so that `eval` finds it again without repeating flags.
+  if (!c.data_path.empty()) j["data_path"] = c.data_path;
+  if (!c.data_dir.empty()) j["data_dir"] = c.data_dir;
+  return j;
 }
 
 // Sparse {exponent: count} of a histogram.
@@ -180,17 +187,68 @@ void sample_stats(nn::Module& model, DType target, float act_amax, nlohmann::jso
   line["headroom_log2"] = top > 0 && std::isfinite(top) ? nlohmann::json(std::log2(fmax / top)) : nlohmann::json(nullptr);
 }
 
+// Metrics lines carried over from the checkpoint a run resumes from: every line before `start`,
+// and the losses of those steps (so the summary's final_train_loss covers the whole run).
+struct CarriedMetrics {
+  std::string text;            // lines, each ending in '\n'
+  std::vector<double> losses;  // per step, in order
+};
+
+CarriedMetrics carry_metrics(const std::string& ck_dir, std::int64_t start) {
+  CarriedMetrics out;
+  const std::string path = ck_dir + "/metrics.jsonl";
+  if (!io::is_regular_file(path)) return out;  // a bare checkpoint file: the metrics start here
+  const auto bytes = io::read_file(path);
+  const std::string_view all(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  for (std::size_t pos = 0; pos < all.size();) {
+    const std::size_t nl = std::min(all.find('\n', pos), all.size());
+    const std::string_view line = all.substr(pos, nl - pos);
+    pos = nl + 1;
+    const auto j = io::try_parse_json(line);
+    if (j.is_discarded() || !j.is_object()) continue;
+    const auto st = j.find("step");
+    const std::int64_t step = st != j.end() && st->is_number_integer() ? st->get<std::int64_t>() : -1;
+    if (step >= start) continue;
+    out.text.append(line).push_back('\n');
+    const auto loss = j.find("loss");
+    if (step >= 0 && !j.contains("type") && loss != j.end()) out.losses.push_back(loss->is_number() ? loss->get<double>() : NAN);
+  }
+  return out;
+}
+
+// Steps of the whole run, overflow-checked: a run longer than a checkpoint can record is refused.
+std::int64_t total_steps(const TrainConfig& c, std::int64_t steps_per_epoch) {
+  std::int64_t total = c.steps;
+  if (c.steps <= 0 && __builtin_mul_overflow(c.epochs, steps_per_epoch, &total)) total = -1;
+  if (total < 0 || total > kMaxCheckpointStep)
+    throw Error("train: --epochs " + std::to_string(c.epochs) + " x " + std::to_string(steps_per_epoch) +
+                " steps per epoch is more steps than a run may have (" + std::to_string(kMaxCheckpointStep) + ")");
+  return total;
+}
+
+void validate(const TrainOptions& topt) {
+  if (topt.checkpoint_every < 0 || topt.checkpoint_every > kMaxCheckpointStep)
+    throw Error("--checkpoint-every must be a step count >= 1 (or 0: only at the end), got " + std::to_string(topt.checkpoint_every));
+  if (topt.checkpoint_keep < 1 || topt.checkpoint_keep > 1000000)
+    throw Error("--checkpoint-keep must be in [1, 1000000], got " + std::to_string(topt.checkpoint_keep));
+}
+
 }  // namespace
 
 nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) {
   const TrainConfig& c = rc.cfg;
+  validate(topt);
   if (c.threads > 0) runtime::set_num_threads(c.threads);
-  namespace fs = std::filesystem;
-  if (topt.write_files) {
-    check(!c.out_dir.empty(), "train: --out DIR is required");
-    std::error_code ec;
-    fs::create_directories(c.out_dir, ec);
-    check(!ec && fs::is_directory(c.out_dir), "train: cannot create output directory " + c.out_dir);
+  // The run directory first: a bad --out, or another run writing there, fails before any work.
+  std::optional<RunDir> run_dir;
+  if (topt.write_files) run_dir.emplace(c.out_dir);
+  // The checkpoint a resume starts from (checked before the model is built).
+  std::string resume_ck_dir, resume_ck;
+  nlohmann::json resume_info;
+  if (!c.resume_dir.empty()) {
+    resume_ck_dir = resume_checkpoint_dir(c.resume_dir);
+    resume_ck = resume_ck_dir + "/checkpoint.safetensors";
+    resume_info = read_checkpoint_info(resume_ck);
   }
   tensor::Ledger::reset_peaks();
   std::unique_ptr<Task> task;
@@ -204,10 +262,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   std::optional<AutopilotDriver> pilot;
   if (rc.autopilot) {
     pilot.emplace(model, policy, c.auto_options, c.auto_every);
-    if (!c.resume_dir.empty() && fs::exists(c.resume_dir + "/checkpoint.safetensors")) {
-      const nlohmann::json info = read_checkpoint_info(c.resume_dir + "/checkpoint.safetensors");
-      if (info.contains("autopilot")) pilot->restore(info.at("autopilot"));
-    }
+    if (resume_info.contains("autopilot")) pilot->restore(resume_info.at("autopilot"));
   }
   model.apply_policy(policy);
   if (!c.quiet) {
@@ -225,16 +280,14 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   amp::GradScaler scaler(rc.scale);
   // Peaks count training, not the one-off fp32 initialisation that apply_policy converted.
   tensor::Ledger::reset_peaks();
-  const std::int64_t total = c.steps > 0 ? c.steps : c.epochs * task->steps_per_epoch();
+  const std::int64_t total = total_steps(c, task->steps_per_epoch());
 
   // Resume: restore everything, then continue at the saved step.
   std::int64_t start = 0;
-  std::vector<std::string> carried_metrics;
-  if (!c.resume_dir.empty()) {
-    const std::string ck = c.resume_dir + "/checkpoint.safetensors";
-    check(fs::exists(ck), "resume: no checkpoint at " + ck);
-    const nlohmann::json info = load_checkpoint(ck, model, opt.get(), &scaler);
-    start = info.value("step", std::int64_t{0});
+  CarriedMetrics carried;
+  if (!resume_ck.empty()) {
+    const nlohmann::json info = load_checkpoint(resume_ck, model, opt.get(), &scaler);
+    start = info.at("step").get<std::int64_t>();  // validated by load_checkpoint
     const nlohmann::json saved = info.value("config", nlohmann::json::object());
     const nlohmann::json now = config_json(rc);
     for (const char* k : {"model", "precision", "opt_level", "batch", "optimizer", "seed"})
@@ -242,24 +295,19 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
         throw Error(std::string("resume: checkpoint was trained with ") + k + "=" + saved[k].dump() +
                     ", this run has " + now[k].dump());
     check(start <= total, "resume: checkpoint is at step " + std::to_string(start) + ", past --steps " + std::to_string(total));
-    std::ifstream old(c.resume_dir + "/metrics.jsonl");
-    for (std::string line; std::getline(old, line);) carried_metrics.push_back(line);
+    carried = carry_metrics(resume_ck_dir, start);
   }
 
+  // Metrics go to the live file as they happen; each checkpoint commits a copy of it.
   std::ofstream metrics;
-  std::string metrics_tmp;
-  if (topt.write_files) {
-    // Metrics go to a temp file renamed at the end: a failed run leaves the old file intact.
-    metrics_tmp = c.out_dir + "/metrics.jsonl.tmp";
-    metrics.open(metrics_tmp, std::ios::trunc);
-    check(metrics.good(), "train: cannot write " + metrics_tmp);
-    for (const auto& l : carried_metrics) {
-      const auto j = nlohmann::json::parse(l, nullptr, false);
-      if (!j.is_discarded() && j.value("step", std::int64_t{-1}) < start) metrics << l << '\n';
-    }
-    metrics << nlohmann::json{{"type", "config"}, {"config", config_json(rc)}, {"policy", policy.describe()}}.dump() << '\n';
+  std::string metrics_head;  // carried lines and this run's config line
+  if (run_dir) {
+    metrics.open(run_dir->live_metrics_path(), std::ios::trunc);
+    check(metrics.good(), "train: cannot write " + run_dir->live_metrics_path());
+    metrics_head = carried.text + nlohmann::json{{"type", "config"}, {"config", config_json(rc)}, {"policy", policy.describe()}}.dump() + "\n";
+    metrics << metrics_head << std::flush;
   }
-
+  try {
   Progress progress(rc.label + " " + c.model, total, task->samples_per_step());
   // stats_every < 0 turns sampling off (to measure its cost). The default takes about ten
   // samples a run but never more than one step in 20 (plus the last): a sample costs about half
@@ -270,7 +318,7 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   schedule.base_lr = c.lr;
   schedule.total_steps = total;
   schedule.warmup_steps = static_cast<std::int64_t>(c.warmup * static_cast<double>(total));
-  std::vector<double> step_ms, losses;
+  std::vector<double> step_ms, losses = carried.losses;
   std::int64_t bad_streak = 0;
   double last_acc = -1;
   const std::int64_t end = c.stop_after > 0 ? std::min(total, c.stop_after) : total;
@@ -279,6 +327,84 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   std::optional<autograd::OpProfiler> profiler;  // resumed for the steps it times
   if (topt.profile) profiler.emplace();
   std::int64_t profiled_steps = 0;
+  // The summary of the run so far: at the end (final: with the held-out evaluation) and beside
+  // every periodic checkpoint.
+  auto summarize = [&](std::int64_t steps_done, bool final) {
+    const kernels::cpu::GemmFlops flops = kernels::cpu::gemm_flops();
+    nlohmann::json summary = config_json(rc);
+    summary["policy"] = policy.describe();
+    summary["precision_map"] = policy.map.to_string();
+    // The GEMM work of the training steps this run executed (evaluation excluded), by operand
+    // precision: fp8_gemm_flop_fraction is the share run with both operands in fp8.
+    summary["gemm_flops"] = {{"fp8", flops.fp8}, {"half", flops.half}, {"full", flops.full}};
+    summary["fp8_gemm_flop_fraction"] = flops.total() > 0 ? flops.fp8 / flops.total() : 0.0;
+    // Which CPU tier the kernels ran at (runtime/cpu_features.h) and which GEMM kernels did the work.
+    summary["isa_tier"] = std::string(runtime::tier_name(runtime::isa_tier()));
+    summary["gemm_flops_by_kernel"] = nlohmann::json::object();
+    for (const auto& [kernel, f] : kernels::cpu::gemm_flops_by_kernel())
+      summary["gemm_flops_by_kernel"][std::string(kernel)] = f;
+    if (pilot) summary["precision_events"] = precision_events;
+    summary["steps"] = steps_done;
+    summary["complete"] = steps_done == total;  // false for --stop-after and periodic checkpoints
+    const std::size_t tail = std::min<std::size_t>(losses.size(), 20);
+    double tail_loss = 0;
+    for (std::size_t i = losses.size() - tail; i < losses.size(); ++i) tail_loss += losses[i];
+    summary["final_train_loss"] = tail > 0 ? tail_loss / static_cast<double>(tail) : NAN;
+    if (last_acc >= 0) summary["final_train_accuracy"] = last_acc;
+    if (final && topt.evaluate) {
+      const EvalResult ev = task->evaluate(policy);
+      if (task->is_language_model()) {
+        summary["val_loss"] = ev.loss;
+      } else {
+        summary["test_loss"] = ev.loss;
+        summary["test_accuracy"] = ev.accuracy;
+      }
+    }
+    summary["skipped_steps"] = scaler.state().skipped_steps();
+    summary["final_loss_scale"] = scaler.get_scale();
+    std::vector<double> sorted = step_ms;
+    std::sort(sorted.begin(), sorted.end());
+    const double median = sorted.empty() ? NAN : sorted[sorted.size() / 2];
+    summary["ms_per_step"] = median;
+    if (profiler && profiled_steps > 0) {
+      const auto n = static_cast<double>(profiled_steps);
+      nlohmann::json p = nlohmann::json::array();
+      for (const auto& r : profiler->rows())
+        p.push_back({{"op", r.op}, {"forward_ms", r.forward_ms / n}, {"backward_ms", r.backward_ms / n},
+                     {"other_ms", r.other_ms / n}, {"forward_calls", static_cast<double>(r.forward_calls) / n},
+                     {"backward_calls", static_cast<double>(r.backward_calls) / n}});
+      summary["profile"] = p;
+      summary["profiled_steps"] = profiled_steps;
+    }
+    summary["samples_per_s"] = sorted.empty() ? NAN : 1000.0 * static_cast<double>(task->samples_per_step()) / median;
+    const auto snap = tensor::Ledger::snapshot();
+    nlohmann::json peaks = nlohmann::json::object();
+    for (auto cat : tensor::kAllCategories) peaks[std::string(tensor::to_string(cat))] = snap.peak[static_cast<int>(cat)];
+    peaks["total"] = snap.peak_total;
+    summary["peak_bytes"] = peaks;
+    // The same peaks by storage dtype (all categories): where the bytes that stayed fp32 are.
+    nlohmann::json by_dtype = nlohmann::json::object();
+    for (std::size_t i = 0; i < std::size(kAllDTypes); ++i)
+      if (snap.peak_by_dtype[i] > 0) by_dtype[std::string(name(kAllDTypes[i]))] = snap.peak_by_dtype[i];
+    summary["peak_bytes_by_dtype"] = by_dtype;
+    summary["peak_rss_bytes"] = peak_rss_bytes();
+    summary["parameters"] = model.parameter_count();
+    summary["threads"] = runtime::num_threads();
+    return summary;
+  };
+  // Commits a checkpoint at `step` (the next step to run) with its metrics and summary.
+  auto commit = [&](std::int64_t step, const nlohmann::json& summary) {
+    // precision_map: the map the run ended with (the autopilot's choice under --precision auto),
+    // which `eval` applies.
+    nlohmann::json run_info{{"step", step}, {"config", config_json(rc)}, {"precision_map", policy.map.to_string()}};
+    if (pilot) run_info["autopilot"] = pilot->autopilot().state();
+    metrics.flush();
+    check(metrics.good(), "train: failed writing " + run_dir->live_metrics_path());
+    const auto live = io::read_file(run_dir->live_metrics_path());
+    run_dir->commit(step, [&](const std::string& path) { save_checkpoint(path, model, *opt, scaler, run_info); },
+                    std::string(reinterpret_cast<const char*>(live.data()), live.size()), summary.dump(2) + "\n",
+                    topt.checkpoint_keep);
+  };
   for (std::int64_t step = start; step < end; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     opt->set_lr(schedule.at(step));
@@ -344,10 +470,11 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     last_acc = acc_v;
     bad_streak = finite ? 0 : bad_streak + 1;
     if (bad_streak >= 10)
-      throw Error("training diverged: the loss is non-finite for 10 consecutive steps (at step " + std::to_string(step) +
-                  ", lr " + std::to_string(c.lr) + "); lower --lr" +
-                  (rc.scale.mode == amp::ScaleMode::dynamic ? " or --init-scale" : "") + " (no checkpoint was written by this run)");
-    if (topt.write_files) {
+      throw Failure("training diverged: the loss is non-finite for 10 consecutive steps (at step " + std::to_string(step) +
+                    ", lr " + std::to_string(c.lr) + "); lower --lr" +
+                    (rc.scale.mode == amp::ScaleMode::dynamic ? " or --init-scale" : "") +
+                    " (the last checkpoint committed before this point is kept)");
+    if (run_dir) {
       nlohmann::json line{{"step", step}, {"loss", std::isfinite(loss_v) ? nlohmann::json(loss_v) : nlohmann::json(nullptr)},
                           {"lr", opt->lr()}, {"loss_scale", used_scale}, {"skipped", !applied}};
       if (acc_v >= 0) line["accuracy"] = acc_v;
@@ -365,82 +492,28 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
                       std::string(name(e.to)) + " (" + e.reason + ")");
     if (!c.quiet) progress.update(step + 1, {loss_v, acc_v, rc.scale.mode == amp::ScaleMode::disabled ? 0.0 : scaler.get_scale(),
                                scaler.state().skipped_steps()});
+    // Periodic checkpoints (the one at `end` is the final commit below).
+    if (run_dir && topt.checkpoint_every > 0 && (step + 1) % topt.checkpoint_every == 0 && step + 1 < end)
+      commit(step + 1, summarize(step + 1, false));
   }
   progress.finish();
-  const kernels::cpu::GemmFlops flops = kernels::cpu::gemm_flops();
 
-  nlohmann::json summary = config_json(rc);
-  summary["policy"] = policy.describe();
-  summary["precision_map"] = policy.map.to_string();
-  // The GEMM work of the training steps this run executed (evaluation excluded), by operand
-  // precision: fp8_gemm_flop_fraction is the share run with both operands in fp8.
-  summary["gemm_flops"] = {{"fp8", flops.fp8}, {"half", flops.half}, {"full", flops.full}};
-  summary["fp8_gemm_flop_fraction"] = flops.total() > 0 ? flops.fp8 / flops.total() : 0.0;
-  // Which CPU tier the kernels ran at (runtime/cpu_features.h) and which GEMM kernels did the work.
-  summary["isa_tier"] = std::string(runtime::tier_name(runtime::isa_tier()));
-  summary["gemm_flops_by_kernel"] = nlohmann::json::object();
-  for (const auto& [kernel, f] : kernels::cpu::gemm_flops_by_kernel())
-    summary["gemm_flops_by_kernel"][std::string(kernel)] = f;
-  if (pilot) summary["precision_events"] = precision_events;
-  summary["steps"] = end;
-  const std::size_t tail = std::min<std::size_t>(losses.size(), 20);
-  double tail_loss = 0;
-  for (std::size_t i = losses.size() - tail; i < losses.size(); ++i) tail_loss += losses[i];
-  summary["final_train_loss"] = tail > 0 ? tail_loss / static_cast<double>(tail) : NAN;
-  if (last_acc >= 0) summary["final_train_accuracy"] = last_acc;
-  if (topt.evaluate) {
-    const EvalResult ev = task->evaluate(policy);
-    if (task->is_language_model()) {
-      summary["val_loss"] = ev.loss;
-    } else {
-      summary["test_loss"] = ev.loss;
-      summary["test_accuracy"] = ev.accuracy;
+
+    const nlohmann::json summary = summarize(end, true);
+    if (run_dir) {
+      commit(end, summary);
+      metrics.close();
+      std::error_code ec;
+      std::filesystem::remove(run_dir->live_metrics_path(), ec);  // its lines are in the checkpoint
     }
+    return summary;
+  } catch (...) {
+    if (run_dir) {
+      metrics.close();
+      run_dir->keep_failed_metrics();
+    }
+    throw;
   }
-  summary["skipped_steps"] = scaler.state().skipped_steps();
-  summary["final_loss_scale"] = scaler.get_scale();
-  std::vector<double> sorted = step_ms;
-  std::sort(sorted.begin(), sorted.end());
-  const double median = sorted.empty() ? NAN : sorted[sorted.size() / 2];
-  summary["ms_per_step"] = median;
-  if (profiler && profiled_steps > 0) {
-    const auto n = static_cast<double>(profiled_steps);
-    nlohmann::json p = nlohmann::json::array();
-    for (const auto& r : profiler->rows())
-      p.push_back({{"op", r.op}, {"forward_ms", r.forward_ms / n}, {"backward_ms", r.backward_ms / n},
-                   {"other_ms", r.other_ms / n}, {"forward_calls", static_cast<double>(r.forward_calls) / n},
-                   {"backward_calls", static_cast<double>(r.backward_calls) / n}});
-    summary["profile"] = p;
-    summary["profiled_steps"] = profiled_steps;
-  }
-  summary["samples_per_s"] = sorted.empty() ? NAN : 1000.0 * static_cast<double>(task->samples_per_step()) / median;
-  const auto snap = tensor::Ledger::snapshot();
-  nlohmann::json peaks = nlohmann::json::object();
-  for (auto cat : tensor::kAllCategories) peaks[std::string(tensor::to_string(cat))] = snap.peak[static_cast<int>(cat)];
-  peaks["total"] = snap.peak_total;
-  summary["peak_bytes"] = peaks;
-  // The same peaks by storage dtype (all categories): where the bytes that stayed fp32 are.
-  nlohmann::json by_dtype = nlohmann::json::object();
-  for (std::size_t i = 0; i < std::size(kAllDTypes); ++i)
-    if (snap.peak_by_dtype[i] > 0) by_dtype[std::string(name(kAllDTypes[i]))] = snap.peak_by_dtype[i];
-  summary["peak_bytes_by_dtype"] = by_dtype;
-  summary["peak_rss_bytes"] = peak_rss_bytes();
-  summary["parameters"] = model.parameter_count();
-  summary["threads"] = runtime::num_threads();
-
-  if (topt.write_files) {
-    metrics.close();
-    check(!metrics.fail(), "train: failed writing " + metrics_tmp);
-    // precision_map: the map the run ended with (the autopilot's choice under --precision auto),
-    // which `eval` applies.
-    nlohmann::json run_info{{"step", end}, {"config", config_json(rc)}, {"precision_map", policy.map.to_string()}};
-    if (pilot) run_info["autopilot"] = pilot->autopilot().state();
-    save_checkpoint(c.out_dir + "/checkpoint.safetensors", model, *opt, scaler, run_info);
-    fs::rename(metrics_tmp, c.out_dir + "/metrics.jsonl");
-    const std::string s = summary.dump(2) + "\n";
-    io::write_file_atomic(c.out_dir + "/summary.json", std::as_bytes(std::span(s.data(), s.size())));
-  }
-  return summary;
 }
 
 }  // namespace mixtrain::train
