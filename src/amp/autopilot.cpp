@@ -150,7 +150,12 @@ void Autopilot::restore(const nlohmann::json& j) {
       const auto& s = j.at(name);
       const int r = s.at("rung").get<int>();
       check(r >= static_cast<int>(lowest_) && r <= static_cast<int>(top()), "autopilot: bad rung " + std::to_string(r) + " for " + name);
-      l = {static_cast<Rung>(r), s.at("bad").get<int>(), s.at("fit_below").get<int>(), s.at("promotions").get<int>()};
+      const int bad = s.at("bad").get<int>(), fit_below = s.at("fit_below").get<int>(), promotions = s.at("promotions").get<int>();
+      // Counters only ever count probes; anything else (negative, near INT_MAX) is a forged state.
+      constexpr int kMaxCount = 1 << 30;
+      for (const int v : {bad, fit_below, promotions})
+        check(v >= 0 && v <= kMaxCount, "autopilot: bad counter " + std::to_string(v) + " for " + name);
+      l = {static_cast<Rung>(r), bad, fit_below, promotions};
     }
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("checkpoint: bad autopilot state: ") + e.what());
