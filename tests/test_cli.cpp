@@ -285,7 +285,7 @@ TEST(CliErrors, OneLineStatusTwoNoOutput) {
   expect_error("convert --to bf16 --scale abc " + ok + " " + out, "--scale", dir);
   expect_error("convert --to bf16 " + (dir / "missing") + " " + out,
                "convert: cannot read '" + (dir / "missing") + "': No such file or directory", dir);
-  expect_error("convert --to bf16 " + dir.path() + " " + out, "not a regular file", dir);
+  expect_error("convert --to bf16 " + dir.path() + " " + out, "is a directory", dir);
   expect_error("convert --to bf16 " + (dir / "five.bin") + " " + out,
                "size 5 is not a multiple of 4 bytes (fp32)", dir);
   expect_error("convert --from fp64 --to bf16 " + ok + " " + out,

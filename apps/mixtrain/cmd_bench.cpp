@@ -7,6 +7,7 @@
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 
 #include "commands.h"
 #include "onednn_peer.h"
@@ -28,9 +29,20 @@ struct GemmArgs {
   int repeats = 10;
 };
 
+// Bounds of `bench gemm`: each side at most 65536 and each matrix at most 2^28 elements (1 GiB in
+// fp32), so a typo is one clear error rather than an allocation failure or an hour-long run.
+constexpr std::int64_t kMaxGemmSide = 65536;
+constexpr std::int64_t kMaxGemmElements = std::int64_t{1} << 28;
+
 void run_gemm(const GemmArgs& a) {
-  check(a.m > 0 && a.n > 0 && a.k > 0, "--m, --n and --k must be positive");
-  check(a.repeats >= 1, "--repeats must be >= 1");
+  train::check_int_range("--m", a.m, 1, kMaxGemmSide);
+  train::check_int_range("--n", a.n, 1, kMaxGemmSide);
+  train::check_int_range("--k", a.k, 1, kMaxGemmSide);
+  for (const auto& [what, rows, cols] : {std::tuple{"A (--m x --k)", a.m, a.k}, std::tuple{"B (--k x --n)", a.k, a.n},
+                                         std::tuple{"C (--m x --n)", a.m, a.n}})
+    check(rows * cols <= kMaxGemmElements, std::string("matrix ") + what + " would have " + std::to_string(rows * cols) +
+                                                " elements, more than " + std::to_string(kMaxGemmElements));
+  train::check_int_range("--repeats", a.repeats, 1, 10000);
   const auto t = numerics::parse_dtype(a.dtype);
   check(t && *t != DType::fp64,
         "--dtype: expected fp32, fp16, bf16, e4m3 or e5m2, got '" + a.dtype + "'");
@@ -116,7 +128,7 @@ void register_bench(CLI::App& app) {
     if (!bench->get_subcommands().empty()) return;  // `bench gemm` ran
     check(bench->count("--model") > 0, "bench: give --model M (or the `gemm` subcommand)");
     train::TrainConfig& c = mf->cfg;
-    if (c.steps == 0 && c.epochs == 0) c.steps = 20;
+    if (!mf->steps && !mf->epochs) c.steps = 20;  // explicit values are range-checked by resolve_flags
     c.quiet = true;
     const train::ResolvedConfig rc = resolve_flags(*mf);
     train::TrainOptions topt;
@@ -153,11 +165,11 @@ void register_bench(CLI::App& app) {
       "scale), next to mixtrain's fp32 GEMM (and bf16, for fp8 dtypes), OpenBLAS sgemm called "
       "directly with its own threads and, when built with libdnnl, oneDNN's matmul (bf16 inputs for "
       "16/8-bit dtypes, f32 otherwise), interleaved in one run; reports the ISA tier and kernel");
-  gemm->add_option("--m", g->m, "rows of A and C (default 1024)");
-  gemm->add_option("--n", g->n, "columns of B and C (default 1024)");
-  gemm->add_option("--k", g->k, "columns of A, rows of B (default 1024)");
+  gemm->add_option("--m", g->m, "rows of A and C, 1-65536 (default 1024; each matrix at most 2^28 elements)");
+  gemm->add_option("--n", g->n, "columns of B and C, 1-65536 (default 1024)");
+  gemm->add_option("--k", g->k, "columns of A, rows of B, 1-65536 (default 1024)");
   gemm->add_option("--dtype", g->dtype, "operand format: fp32 (default), fp16, bf16, e4m3, e5m2");
-  gemm->add_option("--repeats", g->repeats, "timed rounds after 2 warm-up rounds; medians are reported (default 10)");
+  gemm->add_option("--repeats", g->repeats, "timed rounds after 2 warm-up rounds, 1-10000; medians are reported (default 10)");
   gemm->callback([g] {
     try {
       run_gemm(*g);

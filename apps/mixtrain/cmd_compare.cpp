@@ -100,6 +100,9 @@ void register_compare(CLI::App& app) {
   cmd->callback([f, precisions] {
     const auto list = split(*precisions);
     check(!list.empty(), "--precisions is empty");
+    for (std::size_t i = 0; i < list.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        check(list[i] != list[j], "--precisions lists '" + list[i] + "' twice (each run writes DIR/<precision>/)");
     // Validate every setting before spending time on the first.
     std::vector<train::ResolvedConfig> configs;
     for (const auto& p : list) {

@@ -1,8 +1,11 @@
 // Shared training flags.
 #include "train_options.h"
 
+#include <type_traits>
+
 #include "commands.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace mixtrain::app {
 
@@ -15,43 +18,67 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_precision) {
   if (with_precision)
     cmd->add_option("--precision", c.precision, "fp32 | fp16 | bf16 | fp8 | auto (per-layer autopilot) (also fp16-noscale, bf16-O3, bf16-O3-sr)");
   cmd->add_option("--opt-level", f.opt_level, "O0 | O1 | O2 | O3 (default: O0 for fp32, O2 otherwise)");
-  cmd->add_option("--epochs", c.epochs, "epochs (classifiers)");
-  cmd->add_option("--steps", c.steps, "optimizer steps");
-  cmd->add_option("--batch", c.batch, "batch size (default 256 images / 8 sequences)");
-  cmd->add_option("--lr", c.lr, "learning rate (default 1e-3 AdamW, 0.05 SGD)");
+  cmd->add_option("--epochs", f.epochs, "epochs (classifiers), 1-1000000 (default: 1 unless --steps)");
+  cmd->add_option("--steps", f.steps, "optimizer steps, 1-1000000000");
+  cmd->add_option("--batch", f.batch, "batch size, 1-1048576 (default 256 images, 128 for resnet / 8 sequences)");
+  cmd->add_option("--lr", f.lr, "learning rate, in (0, 1e6] (default 1e-3 AdamW, 0.05 SGD)");
   cmd->add_option("--optimizer", c.optimizer, "sgd | adamw");
-  cmd->add_option("--weight-decay", c.weight_decay, "weight decay (decoupled for AdamW)");
+  cmd->add_option("--weight-decay", c.weight_decay, "weight decay (decoupled for AdamW), in [0, 1e6] (default 0)");
   cmd->add_option("--loss-scale", c.loss_scale, "dynamic | none | VALUE (default: dynamic for fp16, none otherwise)");
-  cmd->add_option("--init-scale", c.init_scale, "initial dynamic loss scale (default 65536)");
-  cmd->add_option("--growth-interval", c.growth_interval, "clean steps before the loss scale grows (default 2000)");
+  cmd->add_option("--init-scale", c.init_scale, "initial dynamic loss scale, in (0, 1e30] (default 65536)");
+  cmd->add_option("--growth-interval", c.growth_interval, "clean steps before the loss scale grows, 1-1000000000 (default 2000)");
   cmd->add_option("--master", c.master, "master weight dtype: fp32 | fp64");
   cmd->add_option("--precision-map", c.precision_map, "per-layer GEMM dtypes, e.g. 'head=fp32,blocks.*.attn=bf16'");
   cmd->add_option("--fp8-recipe", c.fp8_recipe, "delayed | current");
   cmd->add_option("--fp8-format", c.fp8_format, "hybrid (E4M3 fwd, E5M2 grads) | e4m3");
   cmd->add_option("--schedule", c.schedule, "learning-rate schedule: cosine (default; linear warm-up then cosine to 0) | constant");
-  cmd->add_option("--warmup", c.warmup, "warm-up length as a fraction of the run (default 0.02)");
-  cmd->add_option("--clip", c.clip, "clip the global gradient norm to this value (after unscaling)");
-  cmd->add_option("--accumulate", c.accumulate, "micro-batches per optimizer step");
+  cmd->add_option("--warmup", c.warmup, "warm-up length as a fraction of the run, in [0, 1) (default 0.02)");
+  cmd->add_option("--clip", c.clip, "clip the global gradient norm to this value (after unscaling), in [0, 1e30] (default 0: off)");
+  cmd->add_option("--accumulate", c.accumulate, "micro-batches per optimizer step, dividing --batch (default 1)");
   cmd->add_option("--seed", f.seed, "seed for initialisation and data order");
-  cmd->add_option("--threads", c.threads, "threads (default: all cores)");
-  cmd->add_option("--context", c.context, "gpt context length (default 128)");
-  cmd->add_option("--stats-every", c.stats_every, "numerics statistics (gradients, weights, loss-scale headroom) every K steps (default: max(20, steps/10); -1: off)");
-  cmd->add_option("--stop-after", c.stop_after, "stop after N steps and checkpoint, as if interrupted (for --resume)");
-  cmd->add_option("--auto-every", c.auto_every, "--precision auto: probe the layers' numerics every K steps, and at steps 0, 1, 2, 4, ... before K (default 10)");
+  cmd->add_option("--threads", f.threads, "threads, 1-max(256, cores) (default: all cores)");
+  cmd->add_option("--context", c.context, "gpt context length, 2-4096 (default 128)");
+  cmd->add_option("--stats-every", f.stats_every, "numerics statistics (gradients, weights, loss-scale headroom) every K >= 1 steps (default: max(20, steps/10); -1: off)");
+  cmd->add_option("--stop-after", f.stop_after, "stop after N >= 1 steps and checkpoint, as if interrupted (for --resume)");
+  cmd->add_option("--auto-every", c.auto_every, "--precision auto: probe the layers' numerics every K >= 1 steps, and at steps 0, 1, 2, 4, ... before K (default 10)");
   cmd->add_option("--auto-overflow", c.auto_options.overflow_threshold,
-                  "--precision auto: promote a layer when more than this fraction of an operand overflows (default 0.001)");
+                  "--precision auto: promote a layer when more than this fraction of an operand overflows, in [0, 1) (default 0.001)");
   cmd->add_option("--auto-underflow", c.auto_options.underflow_threshold,
-                  "--precision auto: promote when more than this fraction of a gradient flushes or turns subnormal (default 0.01)");
+                  "--precision auto: promote when more than this fraction of a gradient flushes or turns subnormal, in [0, 1) (default 0.01)");
   cmd->add_option("--auto-underflow-forward", c.auto_options.forward_underflow_threshold,
-                  "--precision auto: the same for inputs and weights (default 0.1)");
-  cmd->add_option("--auto-patience", c.auto_options.patience, "--precision auto: consecutive failing probes before a promotion (default 2)");
+                  "--precision auto: the same for inputs and weights, in [0, 1) (default 0.1)");
+  cmd->add_option("--auto-patience", c.auto_options.patience,
+                  "--precision auto: consecutive failing probes before a promotion, 1-1000000 (default 2)");
   cmd->add_option("--auto-window", c.auto_options.stable_window,
-                  "--precision auto: consecutive fitting probes before a demotion, doubled per promotion (default 4)");
+                  "--precision auto: consecutive fitting probes before a demotion, doubled per promotion, 1-1000000 (default 4)");
   cmd->add_flag("--quiet", c.quiet, "no progress output");
 }
 
 train::ResolvedConfig resolve_flags(const TrainFlags& f) {
   train::TrainConfig c = f.cfg;
+  // The flags whose config field reads 0 as "not given": an explicit value must be in range as
+  // given (0 included: `--batch 0` is an error, not the default).
+  auto take = [](const char* flag, const std::optional<std::int64_t>& v, std::int64_t hi, auto& field) {
+    if (!v) return;
+    train::check_int_range(flag, *v, 1, hi);
+    field = static_cast<std::remove_reference_t<decltype(field)>>(*v);
+  };
+  take("--epochs", f.epochs, train::kMaxEpochs, c.epochs);
+  take("--steps", f.steps, train::kMaxSteps, c.steps);
+  if (f.epochs && f.steps) throw Error("--epochs and --steps are mutually exclusive");
+  take("--batch", f.batch, train::kMaxBatch, c.batch);
+  take("--threads", f.threads, runtime::max_threads(), c.threads);
+  take("--stop-after", f.stop_after, train::kMaxSteps, c.stop_after);
+  if (f.lr) {
+    train::check_real_range("--lr", *f.lr, 0, train::kMaxLr, true);
+    c.lr = *f.lr;
+  }
+  if (f.stats_every) {
+    if (*f.stats_every != -1 && (*f.stats_every < 1 || *f.stats_every > train::kMaxSteps))
+      throw Error("--stats-every must be an integer in [1, " + std::to_string(train::kMaxSteps) + "], or -1 (off), got " +
+                  std::to_string(*f.stats_every));
+    c.stats_every = *f.stats_every;
+  }
   c.seed = parse_seed(f.seed);
   if (!f.opt_level.empty()) {
     if (f.opt_level == "O0") c.opt_level = amp::OptLevel::O0;
@@ -60,7 +87,7 @@ train::ResolvedConfig resolve_flags(const TrainFlags& f) {
     else if (f.opt_level == "O3") c.opt_level = amp::OptLevel::O3;
     else throw Error("--opt-level must be O0, O1, O2 or O3, got '" + f.opt_level + "'");
   }
-  return train::resolve(c);
+  return train::resolve(c);  // the ranges of the other flags, defaults and combinations
 }
 
 }  // namespace mixtrain::app

@@ -35,6 +35,13 @@ class PrecisionMap {
   bool empty() const { return rules_.empty(); }
   // Back to the "pat=dtype,..." form (parse(to_string()) is the same map).
   std::string to_string() const;
+  // True when `pattern` names `module` or one of its '.'-prefixes (the rule lookup() applies).
+  static bool covers(std::string_view pattern, std::string_view module);
+  // Checks the map against a model: every rule's pattern must cover (as lookup() matches) at
+  // least one of `layers` (the model's module names) or `params` (its parameter names), else
+  // throws mixtrain::Error naming the pattern and listing the layers (the first few when there
+  // are many): a misspelt layer name must not silently change nothing.
+  void check_matches(const std::vector<std::string>& layers, const std::vector<std::string>& params = {}) const;
 
  private:
   std::vector<PrecisionRule> rules_;

@@ -15,11 +15,16 @@ constexpr std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// The largest data set (examples) and batch the samplers accept: 2^33, so that every index and
+// offset product they form stays far from int64 overflow. Larger values throw mixtrain::Error.
+inline constexpr std::int64_t kMaxExamples = std::int64_t{1} << 33;
+
 // A permutation of [0, n) for one epoch (Fisher-Yates driven by splitmix64(seed, epoch)).
 std::vector<std::int64_t> epoch_permutation(std::int64_t n, std::uint64_t seed, std::int64_t epoch);
 
 // Epoch-shuffled mini-batches over a data set of n examples; the last partial batch of an epoch
-// is dropped so every step has `batch` examples.
+// is dropped so every step has `batch` examples. Throws mixtrain::Error for an empty set, a
+// batch < 1 or one larger than the set.
 class EpochSampler {
  public:
   EpochSampler(std::int64_t n, std::int64_t batch, std::uint64_t seed);

@@ -1,11 +1,14 @@
 // Corpus loading and validation.
 #include "data/text_corpus.h"
 
-#include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "io/input_file.h"
 #include "runtime/error.h"
 
 namespace mixtrain::data {
@@ -13,12 +16,26 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(p.string() + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// Reads a whole regular file through io::InputFile (a FIFO, a socket or a directory is refused
+// before any read), in bounded chunks, refusing more than `limit` bytes (a file that grows while
+// it is read included) so a huge file is one clear error, never an allocation failure.
+std::string read_all(const std::string& path, std::uint64_t limit) {
+  const io::InputFile in(path);
+  if (in.size() > limit) throw Error(path + ": text file too large (" + std::to_string(in.size()) + " bytes; at most " +
+                                     std::to_string(limit) + ")");
+  std::string out;
+  out.reserve(static_cast<std::size_t>(in.size()));
+  char buf[1 << 16];
+  for (;;) {
+    const ::ssize_t r = ::read(in.fd(), buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw Error("cannot read '" + path + "': " + std::strerror(errno));
+    if (r == 0) break;
+    if (out.size() + static_cast<std::size_t>(r) > limit)
+      throw Error(path + ": text file too large (more than " + std::to_string(limit) + " bytes)");
+    out.append(buf, static_cast<std::size_t>(r));
+  }
+  return out;
 }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
@@ -30,23 +47,35 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 
 std::string load_fortunes(const std::string& dir_in) {
   const std::string dir = dir_in.empty() ? kFortunesDefaultDir : dir_in;
-  std::vector<fs::path> files;
   std::error_code ec;
-  if (fs::is_directory(dir, ec)) {
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      if (e.is_symlink() || !e.is_regular_file() || e.path().extension() == ".dat") continue;
-      files.push_back(e.path());
-    }
-  }
-  if (files.empty())
+  const auto st = fs::status(dir, ec);
+  if (st.type() == fs::file_type::not_found)
     throw Error("fortunes corpus not found in " + dir + ": install it with `apt-get install fortunes`");
+  if (ec) throw Error("cannot read '" + dir + "': " + ec.message());
+  if (st.type() != fs::file_type::directory) throw Error("fortunes: '" + dir + "' is not a directory");
+  std::vector<fs::path> files;
+  fs::directory_iterator it(dir, ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const auto& e = *it;
+    std::error_code e_ec;
+    // Regular files only (not following symlinks, which the package uses for aliases): FIFOs,
+    // sockets and devices are skipped before anything opens them.
+    if (e.is_symlink(e_ec) || !e.is_regular_file(e_ec) || e.path().extension() == ".dat") continue;
+    files.push_back(e.path());
+  }
+  if (ec) throw Error("cannot read directory '" + dir + "': " + ec.message());
+  if (files.empty())
+    throw Error("fortunes corpus not found in " + dir + " (no text files there): install it with `apt-get install fortunes`");
   std::sort(files.begin(), files.end());
   std::string text;
   for (const auto& f : files) {
-    std::string t = read_all(f);
+    std::string t = read_all(f.string(), kMaxTextBytes);
     replace_all(t, "\n%\n", "\n\n");
+    if (text.size() + t.size() > kMaxTextBytes)
+      throw Error("fortunes corpus in " + dir + " is too large (more than " + std::to_string(kMaxTextBytes) + " bytes)");
     text += t;
   }
+  if (text.empty()) throw Error("fortunes corpus in " + dir + " is empty");
   return text;
 }
 
@@ -71,9 +100,7 @@ bool is_valid_utf8(const std::string& s, std::size_t* bad_offset) {
 }
 
 std::string load_text_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw Error(path + ": no such text file");
-  std::string t = read_all(path);
+  std::string t = read_all(path, kMaxTextBytes);
   if (t.empty()) throw Error(path + ": empty text file");
   std::size_t bad = 0;
   if (!is_valid_utf8(t, &bad)) throw Error(path + ": not valid UTF-8 at byte " + std::to_string(bad));

@@ -10,6 +10,9 @@ namespace mixtrain::data {
 
 inline constexpr const char* kFortunesDefaultDir = "/usr/share/games/fortunes";
 inline constexpr int kByteVocab = 256;
+// The largest corpus read (a file, or the fortunes files together): 1 GiB, far beyond what a
+// byte-level model here trains on, and a clear error instead of an allocation failure.
+inline constexpr std::uint64_t kMaxTextBytes = std::uint64_t{1} << 30;
 
 struct TextCorpus {
   std::vector<std::uint8_t> train;
@@ -18,10 +21,12 @@ struct TextCorpus {
 
 // Concatenates every regular, non-symlink, non-.dat file of the fortunes directory in name order,
 // turning the "%" separator lines into blank lines (as ../shared/peers/common.py does). Throws an
-// Error naming the `fortunes` package when none is found.
+// Error naming the `fortunes` package when none is found, and one naming the path when it is not
+// a readable directory, a file cannot be read, the corpus is empty or over kMaxTextBytes.
 std::string load_fortunes(const std::string& dir = "");
 
-// Reads a text file; throws if missing, empty or not valid UTF-8 (with the byte offset).
+// Reads a text file; throws if missing, not a regular file (a FIFO, a directory), unreadable,
+// empty, over kMaxTextBytes or not valid UTF-8 (with the byte offset).
 std::string load_text_file(const std::string& path);
 
 // The last `val_fraction` of the bytes is held out for validation.

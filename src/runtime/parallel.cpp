@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/error.h"
+
 namespace mixtrain::runtime {
 namespace {
 
@@ -109,12 +111,21 @@ class Pool {
   std::exception_ptr error_;
 };
 
+int hardware_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+
+std::string range_text() { return "[1, " + std::to_string(max_threads()) + "]"; }
+
+// MIXTRAIN_THREADS (a decimal integer in [1, max_threads()]) or the hardware concurrency; unset
+// or empty means the latter.
 int default_threads() {
-  if (const char* env = std::getenv("MIXTRAIN_THREADS")) {
-    const int n = std::atoi(env);
-    if (n > 0) return n;
-  }
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const char* env = std::getenv("MIXTRAIN_THREADS");
+  if (env == nullptr || *env == '\0') return hardware_threads();
+  const std::string s = env;
+  long long n = -1;
+  if (s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos) n = std::stoll(s);
+  if (n < 1 || n > max_threads())
+    throw Error("MIXTRAIN_THREADS must be an integer in " + range_text() + ", got '" + s + "'");
+  return static_cast<int>(n);
 }
 
 Pool& pool() {
@@ -126,7 +137,13 @@ Pool& pool() {
 
 int num_threads() { return pool().threads(); }
 
-void set_num_threads(int n) { pool().resize(n > 0 ? n : default_threads()); }
+int max_threads() { return std::max(256, hardware_threads()); }
+
+void set_num_threads(int n) {
+  if (n < 0 || n > max_threads())
+    throw Error("thread count must be an integer in " + range_text() + " (or 0: the default), got " + std::to_string(n));
+  pool().resize(n > 0 ? n : default_threads());
+}
 
 void parallel_for_chunks(std::size_t chunks, const std::function<void(std::size_t)>& fn) {
   if (chunks == 0) return;

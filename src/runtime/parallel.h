@@ -13,8 +13,13 @@ namespace mixtrain::runtime {
 
 // Number of threads parallel_for uses (>= 1).
 int num_threads();
-// Resizes the pool; n <= 0 means the hardware concurrency. Not to be called concurrently with
-// parallel_for.
+// The largest pool size accepted: max(256, hardware concurrency).
+int max_threads();
+// Resizes the pool to n threads in [1, max_threads()]; n == 0 means the default size
+// (MIXTRAIN_THREADS, else the hardware concurrency). Throws mixtrain::Error for another n (a
+// negative or absurd count never starts threads). Not to be called concurrently with
+// parallel_for. MIXTRAIN_THREADS must likewise be an integer in [1, max_threads()]: another
+// value is an Error on the pool's first use.
 void set_num_threads(int n);
 
 // Runs fn(chunk) for chunk in [0, chunks), spread over the pool; returns when all are done.

@@ -1,11 +1,44 @@
 // Config validation and the precision -> policy mapping.
 #include "train/config.h"
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <utility>
 
+#include "nn/module.h"
 #include "runtime/error.h"
+#include "runtime/parallel.h"
 
 namespace mixtrain::train {
+namespace {
+
+std::string real_text(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
+// The checks of the settings where 0 means "not given" (see config.h): 0 passes, anything else
+// must be in range.
+void check_optional_int(const std::string& flag, std::int64_t v, std::int64_t lo, std::int64_t hi) {
+  if (v != 0) check_int_range(flag, v, lo, hi);
+}
+
+}  // namespace
+
+void check_int_range(const std::string& flag, std::int64_t v, std::int64_t lo, std::int64_t hi) {
+  if (v < lo || v > hi)
+    throw Error(flag + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                std::to_string(v));
+}
+
+void check_real_range(const std::string& flag, double v, double lo, double hi, bool lo_open, bool hi_open) {
+  const bool ok = std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  if (!ok)
+    throw Error(flag + " must be a finite number in " + (lo_open ? "(" : "[") + real_text(lo) + ", " + real_text(hi) +
+                (hi_open ? ")" : "]") + ", got " + real_text(v));
+}
 
 ResolvedConfig resolve(const TrainConfig& in) {
   ResolvedConfig r;
@@ -21,25 +54,45 @@ ResolvedConfig resolve(const TrainConfig& in) {
   if (gpt && c.data != "fortunes" && c.data != "text")
     throw Error("unknown data set '" + c.data + "' for gpt (known: fortunes, text with --data-path)");
   if (c.data == "text" && c.data_path.empty()) throw Error("--data text needs --data-path FILE");
+  // Ranges first (0 = not given where config.h says so), then defaults, then combinations.
+  check_optional_int("--epochs", c.epochs, 1, kMaxEpochs);
+  check_optional_int("--steps", c.steps, 1, kMaxSteps);
+  check_optional_int("--batch", c.batch, 1, kMaxBatch);
+  if (c.lr != 0) check_real_range("--lr", c.lr, 0, kMaxLr, true);
+  check_real_range("--weight-decay", c.weight_decay, 0, kMaxLr);
+  check_real_range("momentum", c.momentum, 0, 1, false, true);
+  check_real_range("--init-scale", c.init_scale, 0, 1e30, true);
+  check_int_range("--growth-interval", c.growth_interval, 1, kMaxSteps);
+  check_real_range("--clip", c.clip, 0, 1e30);
+  check_real_range("--warmup", c.warmup, 0, 1, false, true);
+  check_int_range("--accumulate", c.accumulate, 1, kMaxBatch);
+  check_optional_int("--threads", c.threads, 1, runtime::max_threads());
+  check_int_range("--context", c.context, 2, kMaxContext);
+  if (c.stats_every > 0) check_int_range("--stats-every", c.stats_every, 1, kMaxSteps);
+  check_optional_int("--stop-after", c.stop_after, 1, kMaxSteps);
+  check_optional_int("eval batches", c.eval_batches, 1, kMaxEvalBatches);
+  check_int_range("--auto-every", c.auto_every, 1, kMaxSteps);
+  {
+    const auto& a = c.auto_options;
+    check_real_range("--auto-overflow", a.overflow_threshold, 0, 1, false, true);
+    check_real_range("--auto-underflow", a.underflow_threshold, 0, 1, false, true);
+    check_real_range("--auto-underflow-forward", a.forward_underflow_threshold, 0, 1, false, true);
+    check_int_range("--auto-patience", a.patience, 1, kMaxAutoCount);
+    check_int_range("--auto-window", a.stable_window, 1, kMaxAutoCount);
+    check_real_range("autopilot demote_margin", a.demote_margin, 0, 1, true);
+  }
   if (c.epochs > 0 && c.steps > 0) throw Error("--epochs and --steps are mutually exclusive");
-  if (c.epochs < 0 || c.steps < 0) throw Error("--epochs and --steps must be positive");
   if (c.epochs == 0 && c.steps == 0) c.epochs = 1;
   if (gpt && c.epochs > 0) throw Error("gpt trains for --steps, not --epochs");
   if (c.batch == 0) c.batch = gpt ? 8 : (c.model == "resnet" ? 128 : 256);
-  if (c.batch < 0) throw Error("--batch must be positive");
-  if (c.lr == 0) c.lr = c.optimizer == "sgd" ? 0.05 : 1e-3;
-  if (!(c.lr > 0) || c.lr > 1e6) throw Error("--lr must be a positive number");
   if (c.optimizer != "sgd" && c.optimizer != "adamw") throw Error("unknown optimizer '" + c.optimizer + "' (known: sgd adamw)");
-  if (c.stop_after < 0) throw Error("--stop-after must be positive");
-  if (c.accumulate < 1) throw Error("--accumulate must be >= 1");
-  if (c.batch % c.accumulate != 0) throw Error("--batch must be divisible by --accumulate");
-  if (c.clip < 0) throw Error("--clip must be >= 0");
+  if (c.lr == 0) c.lr = c.optimizer == "sgd" ? 0.05 : 1e-3;
+  if (c.batch % c.accumulate != 0)
+    throw Error("--batch " + std::to_string(c.batch) + " must be divisible by --accumulate " + std::to_string(c.accumulate));
   if (c.schedule != "constant" && c.schedule != "cosine") throw Error("--schedule must be constant or cosine");
-  if (!(c.warmup >= 0 && c.warmup < 1)) throw Error("--warmup must be a fraction in [0, 1)");
   if (c.master != "fp32" && c.master != "fp64") throw Error("--master must be fp32 or fp64");
   if (c.fp8_recipe != "delayed" && c.fp8_recipe != "current") throw Error("--fp8-recipe must be delayed or current");
   if (c.fp8_format != "hybrid" && c.fp8_format != "e4m3") throw Error("--fp8-format must be hybrid or e4m3");
-  if (c.context < 2 || c.context > 4096) throw Error("--context must be in [2, 4096]");
 
   // Precision -> policy.
   std::string p = c.precision;
@@ -65,15 +118,7 @@ ResolvedConfig resolve(const TrainConfig& in) {
   } else if (p == "fp8" || p == "auto") {
     if (c.opt_level && *c.opt_level != amp::OptLevel::O2)
       throw Error("--precision " + p + " runs at O2 (bf16 + fp8 GEMMs)");
-    if (p == "auto") {
-      r.autopilot = true;
-      if (c.auto_every < 1) throw Error("--auto-every must be >= 1");
-      const auto& a = c.auto_options;
-      auto fraction = [](double f) { return f >= 0 && f < 1; };
-      if (!fraction(a.overflow_threshold) || !fraction(a.underflow_threshold) || !fraction(a.forward_underflow_threshold))
-        throw Error("--auto-overflow, --auto-underflow and --auto-underflow-forward must be fractions in [0, 1)");
-      if (a.patience < 1 || a.stable_window < 1) throw Error("--auto-patience and --auto-window must be >= 1");
-    }
+    if (p == "auto") r.autopilot = true;  // its settings are range-checked above
     amp::Fp8Options o;
     o.recipe = c.fp8_recipe == "delayed" ? amp::Fp8Recipe::delayed : amp::Fp8Recipe::current;
     o.format = c.fp8_format == "hybrid" ? amp::Fp8Format::hybrid : amp::Fp8Format::e4m3;
@@ -93,7 +138,6 @@ ResolvedConfig resolve(const TrainConfig& in) {
     throw Error("--precision fp16-noscale contradicts --loss-scale " + c.loss_scale);
   r.scale.init_scale = c.init_scale;
   r.scale.growth_interval = c.growth_interval;
-  if (!(c.init_scale > 0)) throw Error("--init-scale must be positive");
   if (ls == "dynamic") {
     r.scale.mode = amp::ScaleMode::dynamic;
   } else if (ls == "none") {
@@ -101,8 +145,8 @@ ResolvedConfig resolve(const TrainConfig& in) {
   } else {
     char* end = nullptr;
     const double v = std::strtod(ls.c_str(), &end);
-    if (end == ls.c_str() || *end != '\0' || !(v > 0) || v > 1e30)
-      throw Error("--loss-scale must be dynamic, none or a positive number, got '" + ls + "'");
+    if (end == ls.c_str() || *end != '\0' || !std::isfinite(v) || !(v > 0) || v > 1e30)
+      throw Error("--loss-scale must be dynamic, none or a finite number in (0, 1e+30], got '" + ls + "'");
     r.scale.mode = amp::ScaleMode::constant;
     r.scale.init_scale = v;
   }
@@ -110,6 +154,16 @@ ResolvedConfig resolve(const TrainConfig& in) {
                 ? c.precision
                 : c.precision + " " + std::string(amp::to_string(level));
   return r;
+}
+
+void check_precision_map(const amp::PrecisionMap& map, nn::Module& model) {
+  if (map.empty()) return;
+  // The modules (what GEMM rules name) and the parameters (what storage rules may name).
+  std::vector<std::string> layers, params;
+  for (const nn::Module* m : std::as_const(model).modules())
+    if (!m->name().empty()) layers.push_back(m->name());
+  for (const auto& p : model.parameters()) params.push_back(p.name);
+  map.check_matches(layers, params);
 }
 
 }  // namespace mixtrain::train

@@ -21,8 +21,13 @@ class ClassificationTask : public Task {
       : cfg_(rc.cfg),
         train_(data::load_fashion_mnist("train", rc.cfg.data_dir)),
         test_(data::load_fashion_mnist("test", rc.cfg.data_dir)),
-        sampler_(train_.count, rc.cfg.batch, rc.cfg.seed) {
+        sampler_(checked(train_, "training set", cfg_.model).count, rc.cfg.batch, rc.cfg.seed) {
+    // The held-out set must have the training set's shape: the model is built for it, and the
+    // batches are gathered with it.
+    checked(test_, "test set", cfg_.model);
     model_ = nn::make_model(cfg_.model, cfg_.seed);
+    // Where the map meets the model: every pattern must name one of its layers.
+    check_precision_map(rc.policy.map, *model_);
     image_shape_ = cfg_.model == "mlp" ? Shape{train_.features()} : Shape{1, train_.height, train_.width};
   }
   nn::Module& model() override { return *model_; }
@@ -61,6 +66,14 @@ class ClassificationTask : public Task {
   }
 
  private:
+  // Every Fashion-MNIST model takes 1 x 28 x 28 images (784 features for the MLP): a set of
+  // another shape is refused here, where the data meets the model, before any batch is gathered.
+  static const data::ImageDataset& checked(const data::ImageDataset& d, const char* which, const std::string& model) {
+    data::check_image_shape(d, 1, data::kFashionMnistSide, data::kFashionMnistSide,
+                            std::string(which) + " images must match the " + model + " model's input");
+    return d;
+  }
+
   Tensor gather(const data::ImageDataset& d, const std::vector<std::int64_t>& rows, std::vector<std::int64_t>* labels) {
     const std::int64_t f = d.features();
     Shape shape{static_cast<std::int64_t>(rows.size())};

@@ -18,12 +18,21 @@ class LanguageTask : public Task {
     const std::string text = cfg_.data == "text" ? data::load_text_file(cfg_.data_path) : data::load_fortunes(cfg_.data_dir);
     corpus_ = data::split_corpus(text, 0.1);
     const std::int64_t window = cfg_.context + 1;
+    const std::string what = cfg_.data == "text" ? cfg_.data_path : "the fortunes corpus";
     check(static_cast<std::int64_t>(corpus_.val.size()) > window && static_cast<std::int64_t>(corpus_.train.size()) > window,
-          "text corpus too small for context " + std::to_string(cfg_.context) + " (" + std::to_string(text.size()) + " bytes)");
+          what + ": text too small for --context " + std::to_string(cfg_.context) + " (" + std::to_string(text.size()) +
+              " bytes; the held-out tenth must exceed context + 1 bytes)");
+    // A batch larger than the training text is nonsense (as a batch larger than an image set is),
+    // and it bounds a step's token arithmetic and memory by the data that exists.
+    check(cfg_.batch * cfg_.context <= static_cast<std::int64_t>(corpus_.train.size()),
+          what + ": --batch " + std::to_string(cfg_.batch) + " x --context " + std::to_string(cfg_.context) +
+              " tokens per step exceed the training text (" + std::to_string(corpus_.train.size()) + " bytes)");
     nn::GPTConfig gc;
     gc.context = cfg_.context;
     gc.seed = cfg_.seed;
     model_ = std::make_unique<nn::GPT>(gc);
+    // Where the map meets the model: every pattern must name one of its layers.
+    check_precision_map(rc.policy.map, *model_);
   }
   nn::Module& model() override { return *model_; }
   std::int64_t steps_per_epoch() const override {
