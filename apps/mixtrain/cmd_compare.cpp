@@ -1,5 +1,6 @@
 // `mixtrain compare`: the same model, seed and data order in several precisions; prints a table
 // and writes DIR/<precision>/ (each run), DIR/summary.json and DIR/report.html.
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,7 @@
 
 #include "commands.h"
 #include "io/atomic_file.h"
+#include "io/json_text.h"
 #include "train/report.h"
 #include "train/trainer.h"
 #include "train_options.h"
@@ -37,8 +39,8 @@ train::ReportRun report_run(const std::string& name, const std::string& dir, con
   r.name = name;
   std::ifstream in(dir + "/metrics.jsonl");
   for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("step")) continue;
+    const auto j = io::try_parse_json(line);
+    if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) continue;
     const std::int64_t s = j["step"];
     if (j.value("type", "") == "precision") {  // an autopilot decision
       r.precision_events.push_back({s, j.value("layer", ""), j.value("from", ""), j.value("to", "")});
@@ -78,7 +80,10 @@ train::ReportRun report_run(const std::string& name, const std::string& dir, con
       for (const auto& g : j["grad_stats"]) {
         auto& h = r.grad_exponents[g["param"].get<std::string>()];
         for (const auto& [e, cnt] : g["hist"].items()) {
-          const int bin = std::stoi(e) - numerics::kHistMinExponent;
+          int exponent = 0;
+          const auto [end, ec] = std::from_chars(e.data(), e.data() + e.size(), exponent);
+          if (ec != std::errc() || end != e.data() + e.size()) continue;  // not an exponent: not ours
+          const int bin = exponent - numerics::kHistMinExponent;
           if (bin >= 0 && bin < numerics::kHistBins) h[static_cast<std::size_t>(bin)] += cnt.get<std::uint64_t>();
         }
       }
