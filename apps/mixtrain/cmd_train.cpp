@@ -9,6 +9,7 @@
 namespace mixtrain::app {
 
 void print_policy(const train::ResolvedConfig& rc) {
+  if (rc.cfg.quiet) return;  // --quiet: stderr carries only an error, if there is one
   std::fprintf(stderr, "policy: %s; loss scale: %s\n", rc.policy.describe().c_str(),
                rc.scale.mode == amp::ScaleMode::dynamic ? "dynamic" : rc.scale.mode == amp::ScaleMode::constant ? "static" : "none");
   if (!rc.policy.map.empty()) std::fprintf(stderr, "precision map: %s\n", rc.policy.map.to_string().c_str());
