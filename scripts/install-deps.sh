@@ -4,13 +4,14 @@
 #   install-deps.sh          build tools, libraries and the data sets (the demo needs these)
 #   install-deps.sh --test   also the peers the integration tests use: PyTorch (loads our
 #                            checkpoints), Chromium (renders the report) and oneDNN (the GEMM
-#                            peer `mixtrain bench gemm` times in the same run). If those cannot be
+#                            peer `mixtrain bench gemm` times in the same run), clang 16 with its
+#                            libFuzzer and sanitizer runtimes (scripts/fuzz.sh). If those cannot be
 #                            installed, the tests that need them skip with a message.
 set -euo pipefail
 required=(cmake ninja-build g++ libopenblas-dev zlib1g-dev libgtest-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev python3 dataset-fashion-mnist fortunes)
 optional=()
-[[ "${1:-}" == "--test" ]] && optional=(python3-torch chromium libdnnl-dev)
+[[ "${1:-}" == "--test" ]] && optional=(python3-torch chromium libdnnl-dev clang-16 libclang-rt-16-dev)
 
 missing() {
   for p in "$@"; do
