@@ -132,7 +132,9 @@ TEST(CheckpointCli, RestoredStateIsValidatedBeforeTraining) {
       {"inf_scale", "scaler", [](nlohmann::json& j) { j["scale"] = 1e308 * 10; }, "scaler"},
       {"zero_scale", "scaler", [](nlohmann::json& j) { j["scale"] = 0.0; }, "scale must be a positive finite number"},
       {"scaler_type", "scaler", [](nlohmann::json& j) { j["scale"] = "big"; }, "'scaler' metadata"},
-      {"neg_opt_steps", "optimizer", [](nlohmann::json& j) { j["steps"] = -1; }, "steps -1 out of range"},
+      {"neg_opt_steps", "optimizer", [](nlohmann::json& j) { j["steps"] = -1; }, "'steps' -1 is out of range"},
+      {"opt_steps_float", "optimizer", [](nlohmann::json& j) { j["steps"] = 1e300; }, "'steps' is not an integer"},
+      {"scaler_steps_float", "scaler", [](nlohmann::json& j) { j["steps"] = 1e300; }, "'steps' is not an integer"},
       {"opt_type", "optimizer", [](nlohmann::json& j) { j = nlohmann::json::array(); }, "'optimizer' metadata"},
       {"fp8_type", "fp8", [](nlohmann::json& j) { j = nlohmann::json::array({1, 2}); }, "'fp8' metadata"},
   };

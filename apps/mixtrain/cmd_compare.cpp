@@ -84,12 +84,12 @@ train::ReportRun report_run(const std::string& name, const std::string& dir, con
           const auto [end, ec] = std::from_chars(e.data(), e.data() + e.size(), exponent);
           if (ec != std::errc() || end != e.data() + e.size()) continue;  // not an exponent: not ours
           const int bin = exponent - numerics::kHistMinExponent;
-          if (bin >= 0 && bin < numerics::kHistBins) h[static_cast<std::size_t>(bin)] += cnt.get<std::uint64_t>();
+          if (bin >= 0 && bin < numerics::kHistBins && cnt.is_number_unsigned()) h[static_cast<std::size_t>(bin)] += cnt.get<std::uint64_t>();
         }
       }
   }
   for (const auto& [k, v] : summary["peak_bytes"].items())
-    if (k != "total" && v.get<std::int64_t>() > 0) r.peak_bytes[k] = v.get<std::int64_t>();
+    if (k != "total" && v.is_number_integer() && v.get<std::int64_t>() > 0) r.peak_bytes[k] = v.get<std::int64_t>();
   return r;
 }
 

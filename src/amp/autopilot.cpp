@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "io/json_text.h"
 #include "runtime/error.h"
 
 namespace mixtrain::amp {
@@ -148,16 +149,18 @@ void Autopilot::restore(const nlohmann::json& j) {
     for (auto& [name, l] : layers_) {
       if (!j.contains(name)) continue;
       const auto& s = j.at(name);
-      const int r = s.at("rung").get<int>();
+      const int r = static_cast<int>(io::json_int(s, "rung", 0, 64));
       check(r >= static_cast<int>(lowest_) && r <= static_cast<int>(top()), "autopilot: bad rung " + std::to_string(r) + " for " + name);
-      const int bad = s.at("bad").get<int>(), fit_below = s.at("fit_below").get<int>(), promotions = s.at("promotions").get<int>();
       // Counters only ever count probes; anything else (negative, near INT_MAX) is a forged state.
-      constexpr int kMaxCount = 1 << 30;
-      for (const int v : {bad, fit_below, promotions})
-        check(v >= 0 && v <= kMaxCount, "autopilot: bad counter " + std::to_string(v) + " for " + name);
+      constexpr std::int64_t kMaxCount = 1 << 30;
+      const int bad = static_cast<int>(io::json_int(s, "bad", 0, kMaxCount));
+      const int fit_below = static_cast<int>(io::json_int(s, "fit_below", 0, kMaxCount));
+      const int promotions = static_cast<int>(io::json_int(s, "promotions", 0, kMaxCount));
       l = {static_cast<Rung>(r), bad, fit_below, promotions};
     }
   } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("checkpoint: bad autopilot state: ") + e.what());
+  } catch (const Error& e) {
     throw Error(std::string("checkpoint: bad autopilot state: ") + e.what());
   }
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "io/json_text.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
@@ -71,9 +72,10 @@ nlohmann::json GradScaler::state_dict() const {
 
 void GradScaler::load_state_dict(const nlohmann::json& j) {
   try {
-    state_.restore(j.at("scale").get<double>(), j.at("growth_tracker").get<std::int64_t>(),
-                   j.at("hysteresis_left").get<std::int64_t>(), j.at("steps").get<std::int64_t>(),
-                   j.at("skipped").get<std::int64_t>());
+    if (!j.is_object() || !j.contains("scale") || !j["scale"].is_number()) throw Error("'scale' is missing or not a number");
+    constexpr std::int64_t kMax = std::int64_t{1} << 62;
+    state_.restore(j["scale"].get<double>(), io::json_int(j, "growth_tracker", 0, kMax), io::json_int(j, "hysteresis_left", 0, kMax),
+                   io::json_int(j, "steps", 0, kMax), io::json_int(j, "skipped", 0, kMax));
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("GradScaler state: ") + e.what());
   }

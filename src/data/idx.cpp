@@ -72,8 +72,8 @@ IdxArray read_idx_gz(const std::string& path) {
     const std::int64_t d = (std::int64_t{b[0]} << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
     if (d == 0) throw Error(path + ": IDX dimension " + std::to_string(i) + " is 0 (an empty data set)");
     if (d > (std::int64_t{1} << 31)) throw Error(path + ": bad IDX dimension " + std::to_string(d));
-    total *= d;
-    if (total > (std::int64_t{1} << 33)) throw Error(path + ": IDX file too large");
+    // Checked before it can wrap: up to 2^33 x 2^31 does not fit in int64.
+    if (__builtin_mul_overflow(total, d, &total) || total > (std::int64_t{1} << 33)) throw Error(path + ": IDX file too large");
     a.dims.push_back(d);
   }
   // Grow as the data arrives: a header that promises more than the file holds costs only what

@@ -66,4 +66,15 @@ nlohmann::json try_parse_json(std::string_view text) {
   return nlohmann::json::parse(text, nullptr, false);
 }
 
+std::int64_t json_int(const nlohmann::json& j, const std::string& key, std::int64_t lo, std::int64_t hi) {
+  const auto it = j.is_object() ? j.find(key) : j.end();
+  if (it == j.end()) throw Error("'" + key + "' is missing");
+  if (!it->is_number_integer()) throw Error("'" + key + "' is not an integer");
+  const bool too_big = it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(hi);
+  const std::int64_t v = too_big ? hi : it->get<std::int64_t>();
+  if (too_big || v < lo || v > hi)
+    throw Error("'" + key + "' " + printable(it->dump(), 40) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v;
+}
+
 }  // namespace mixtrain::io

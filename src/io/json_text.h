@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@ nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::stri
 
 // The same, but nullopt-like: returns a discarded value (is_discarded()) instead of throwing.
 nlohmann::json try_parse_json(std::string_view text);
+
+// The integer at j[key], which must be a JSON integer (not a float: converting 1e300 to an integer
+// is undefined behaviour) within [lo, hi]; throws mixtrain::Error "'KEY' ..." otherwise.
+std::int64_t json_int(const nlohmann::json& j, const std::string& key, std::int64_t lo, std::int64_t hi);
 
 // A message fragment safe to put on one line: control characters replaced, cut at max_len.
 std::string printable(std::string_view s, std::size_t max_len = 200);

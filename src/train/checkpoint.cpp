@@ -144,9 +144,7 @@ nlohmann::json load_checkpoint(const std::string& path, nn::Module& model, optim
   if (opt) {
     for (const auto& [name, t] : opt->state_tensors()) from_safe(f, name, *t, path);
     restoring("optimizer", [&](const nlohmann::json& j) {
-      const std::int64_t steps = j.at("steps").get<std::int64_t>();
-      if (steps < 0 || steps > kMaxCheckpointStep) throw Error("steps " + std::to_string(steps) + " out of range");
-      opt->set_steps(steps);
+      opt->set_steps(io::json_int(j, "steps", 0, kMaxCheckpointStep));
     });
   }
   if (scaler) restoring("scaler", [&](const nlohmann::json& j) { scaler->load_state_dict(j); });

@@ -54,8 +54,11 @@ std::vector<TensorStats> parse_stats(const nlohmann::json& arr) {
       for (const auto& [k, v] : e["hist"].items()) {
         int exponent = 0;
         const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), exponent);
-        if (ec != std::errc() || end != k.data() + k.size())
-          throw Error("histogram key '" + io::printable(k, 40) + "' of " + s.param + " is not an exponent");
+        // Binary exponents of fp64 and every narrower format lie within +-1100; bounding them here
+        // keeps the rules' exponent arithmetic far from int overflow.
+        if (ec != std::errc() || end != k.data() + k.size() || exponent < -1100 || exponent > 1100)
+          throw Error("histogram key '" + io::printable(k, 40) + "' of " + s.param + " is not an exponent in [-1100, 1100]");
+        if (!v.is_number_unsigned()) throw Error("histogram count of exponent " + k + " of " + s.param + " is not a non-negative integer");
         s.hist.emplace_back(exponent, v.get<std::uint64_t>());
       }
     std::sort(s.hist.begin(), s.hist.end());
@@ -123,7 +126,7 @@ Run parse_metrics(std::istream& in, const std::string& what) {
       // Other typed lines are events (the autopilot's precision changes), not steps.
       if (j.contains("type") || !j.contains("step")) continue;
       Point p;
-      p.step = j.at("step").get<std::int64_t>();
+      p.step = io::json_int(j, "step", 0, std::int64_t{1} << 40);
       p.loss = as_double(j.at("loss"), NAN);
       p.lr = as_double(j.value("lr", nlohmann::json()), 0.0);
       p.loss_scale = as_double(j.value("loss_scale", nlohmann::json()), 1.0);
@@ -134,7 +137,12 @@ Run parse_metrics(std::istream& in, const std::string& what) {
         if (j.contains("weight_stats")) p.weights = parse_stats(j["weight_stats"]);
         if (j.contains("act_grad_stats")) p.acts = parse_stats(j["act_grad_stats"]);
         p.stats_dtype = j.value("stats_dtype", "");
-        if (j.contains("headroom_log2") && j["headroom_log2"].is_number()) p.headroom_log2 = j["headroom_log2"].get<double>();
+        if (j.contains("headroom_log2") && j["headroom_log2"].is_number()) {
+          // log2 of a ratio of finite floats: |x| < 2100. Larger is not a headroom (and would
+          // overflow the rules' integer arithmetic).
+          p.headroom_log2 = j["headroom_log2"].get<double>();
+          if (!(std::fabs(*p.headroom_log2) < 4096)) throw Error("'headroom_log2' is out of range");
+        }
       }
       r.points.push_back(std::move(p));
     } catch (const nlohmann::json::exception& e) {
