@@ -307,7 +307,17 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     metrics_head = carried.text + nlohmann::json{{"type", "config"}, {"config", config_json(rc)}, {"policy", policy.describe()}}.dump() + "\n";
     metrics << metrics_head << std::flush;
   }
-  try {
+  // A run that throws from here on keeps its metrics as failed.metrics.jsonl, for the doctor.
+  struct KeepMetricsOnFailure {
+    RunDir* dir;
+    std::ofstream& metrics;
+    bool succeeded = false;
+    ~KeepMetricsOnFailure() {
+      if (!dir || succeeded) return;
+      metrics.close();
+      dir->keep_failed_metrics();
+    }
+  } on_failure{run_dir ? &*run_dir : nullptr, metrics};
   Progress progress(rc.label + " " + c.model, total, task->samples_per_step());
   // stats_every < 0 turns sampling off (to measure its cost). The default takes about ten
   // samples a run but never more than one step in 20 (plus the last): a sample costs about half
@@ -498,22 +508,15 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   }
   progress.finish();
 
-
-    const nlohmann::json summary = summarize(end, true);
-    if (run_dir) {
-      commit(end, summary);
-      metrics.close();
-      std::error_code ec;
-      std::filesystem::remove(run_dir->live_metrics_path(), ec);  // its lines are in the checkpoint
-    }
-    return summary;
-  } catch (...) {
-    if (run_dir) {
-      metrics.close();
-      run_dir->keep_failed_metrics();
-    }
-    throw;
+  const nlohmann::json summary = summarize(end, true);
+  if (run_dir) {
+    commit(end, summary);
+    metrics.close();
+    std::error_code ec;
+    std::filesystem::remove(run_dir->live_metrics_path(), ec);  // its lines are in the checkpoint
   }
+  on_failure.succeeded = true;
+  return summary;
 }
 
 }  // namespace mixtrain::train
