@@ -9,6 +9,7 @@
 #include <set>
 
 #include "data/fashion_mnist.h"
+#include "data_test_util.h"
 #include "data/idx.h"
 #include "data/sampler.h"
 #include "data/text_corpus.h"
@@ -31,16 +32,7 @@ class DataTest : public ::testing::Test {
   std::string write_idx(const std::string& name, std::vector<std::uint32_t> dims,
                         const std::vector<std::uint8_t>& payload, unsigned char type = 0x08) {
     const std::string p = (dir_ / name).string();
-    gzFile f = gzopen(p.c_str(), "wb");
-    const unsigned char magic[4] = {0, 0, type, static_cast<unsigned char>(dims.size())};
-    gzwrite(f, magic, 4);
-    for (auto d : dims) {
-      const unsigned char b[4] = {static_cast<unsigned char>(d >> 24), static_cast<unsigned char>(d >> 16),
-                                  static_cast<unsigned char>(d >> 8), static_cast<unsigned char>(d)};
-      gzwrite(f, b, 4);
-    }
-    if (!payload.empty()) gzwrite(f, payload.data(), static_cast<unsigned>(payload.size()));
-    gzclose(f);
+    EXPECT_TRUE(mixtrain::testing::write_idx_gz(p, dims, payload, type)) << p;
     return p;
   }
 

@@ -37,6 +37,7 @@
 #include "amp/precision_map.h"
 #include "cli_test_util.h"
 #include "data/fashion_mnist.h"
+#include "data_test_util.h"
 #include "data/idx.h"
 #include "data/sampler.h"
 #include "data/text_corpus.h"
@@ -57,38 +58,14 @@ std::string error_of(const std::function<void()>& fn) {
   return "";
 }
 
-// Bad input: exit status 2 and exactly one "mixtrain: ..." line on stderr, the last, containing
-// `needle` (train prints its policy line first once the flags are valid; nothing else precedes).
+// Bad input: exit status 2 and the one-line error (train prints its policy line first once the
+// flags are valid).
 void expect_bad_input(const CliResult& r, const std::string& needle, const std::string& what) {
-  EXPECT_EQ(r.status, 2) << what << "\n" << r.err;
-  std::size_t errors = 0;
-  std::string last;
-  std::istringstream lines(r.err);
-  for (std::string l; std::getline(lines, l);) {
-    errors += l.rfind("mixtrain: ", 0) == 0;
-    EXPECT_TRUE(l.rfind("mixtrain: ", 0) == 0 || l.rfind("policy: ", 0) == 0 || l.rfind("precision map: ", 0) == 0)
-        << what << ": unexpected line: " << l;
-    last = l;
-  }
-  EXPECT_EQ(errors, 1u) << what << ": " << r.err;
-  EXPECT_EQ(last.rfind("mixtrain: ", 0), 0u) << what << ": " << r.err;
-  EXPECT_NE(last.find(needle), std::string::npos) << what << ": expected '" << needle << "' in: " << r.err;
-  EXPECT_EQ(r.err.find("internal error"), std::string::npos) << what << ": " << r.err;
+  expect_one_line_error(r, 2, needle, what);
 }
 
-// Writes a gzip IDX file: magic 0x0000 08 NN, big-endian dims, then `payload`.
 void write_idx(const std::string& path, const std::vector<std::uint32_t>& dims, const std::vector<std::uint8_t>& payload) {
-  gzFile f = gzopen(path.c_str(), "wb1");
-  ASSERT_NE(f, nullptr) << path;
-  const unsigned char magic[4] = {0, 0, 0x08, static_cast<unsigned char>(dims.size())};
-  gzwrite(f, magic, 4);
-  for (auto d : dims) {
-    const unsigned char b[4] = {static_cast<unsigned char>(d >> 24), static_cast<unsigned char>(d >> 16),
-                                static_cast<unsigned char>(d >> 8), static_cast<unsigned char>(d)};
-    gzwrite(f, b, 4);
-  }
-  if (!payload.empty()) gzwrite(f, payload.data(), static_cast<unsigned>(payload.size()));
-  gzclose(f);
+  ASSERT_TRUE(write_idx_gz(path, dims, payload)) << path;
 }
 
 // A Fashion-MNIST-shaped directory: `n` images of side x side pixels per split, labels 0-9.

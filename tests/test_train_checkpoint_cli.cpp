@@ -42,20 +42,7 @@ std::vector<nlohmann::json> step_lines(const std::string& path) {
 
 nlohmann::json json_file(const std::string& path) { return nlohmann::json::parse(std::ifstream(path)); }
 
-// The error is one "mixtrain: " line, the last on stderr, with the expected exit status.
-void expect_error(const CliResult& r, int status, const std::string& needle) {
-  EXPECT_EQ(r.status, status) << r.err;
-  std::size_t errors = 0;
-  std::string last;
-  std::istringstream lines(r.err);
-  for (std::string l; std::getline(lines, l);) {
-    errors += l.rfind("mixtrain: ", 0) == 0;
-    last = l;
-  }
-  EXPECT_EQ(errors, 1u) << r.err;
-  EXPECT_NE(last.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
-  EXPECT_EQ(last.find("internal error"), std::string::npos) << r.err;
-}
+void expect_error(const CliResult& r, int status, const std::string& needle) { expect_one_line_error(r, status, needle); }
 
 TEST(CheckpointCli, PeriodicCheckpointsKeepKAndResumeBitExact) {
   NEED_FASHION();
