@@ -1,11 +1,14 @@
-// Writing small data files for the data-reader tests.
+// Writing small data files for the data-reader tests, and catching what the readers throw.
 #pragma once
 
 #include <zlib.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "runtime/error.h"
 
 namespace mixtrain::testing {
 
@@ -24,6 +27,16 @@ inline bool write_idx_gz(const std::string& path, const std::vector<std::uint32_
   }
   if (!payload.empty()) gzwrite(f, payload.data(), static_cast<unsigned>(payload.size()));
   return gzclose(f) == Z_OK;
+}
+
+// The message of the mixtrain::Error that fn throws ("" if it throws none).
+inline std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace mixtrain::testing

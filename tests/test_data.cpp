@@ -18,6 +18,7 @@
 namespace mixtrain::data {
 namespace {
 namespace fs = std::filesystem;
+using mixtrain::testing::error_of;
 
 class DataTest : public ::testing::Test {
  protected:
@@ -38,15 +39,6 @@ class DataTest : public ::testing::Test {
 
   fs::path dir_;
 };
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST_F(DataTest, ReadsIdx) {
   const auto p = write_idx("a.gz", {2, 3}, {1, 2, 3, 4, 5, 6});

@@ -49,15 +49,6 @@ namespace mixtrain::testing {
 namespace {
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // Bad input: exit status 2 and the one-line error (train prints its policy line first once the
 // flags are valid).
 void expect_bad_input(const CliResult& r, const std::string& needle, const std::string& what) {
