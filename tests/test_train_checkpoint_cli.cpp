@@ -114,7 +114,7 @@ TEST(CheckpointCli, RestoredStateIsValidatedBeforeTraining) {
   const Case cases[] = {
       {"negative_step", "run", [](nlohmann::json& j) { j["step"] = -5; }, "'step' -5 is out of range"},
       {"huge_step", "run", [](nlohmann::json& j) { j["step"] = std::int64_t{1} << 62; }, "out of range"},
-      {"step_type", "run", [](nlohmann::json& j) { j["step"] = nlohmann::json::array({1}); }, "'step' is missing or not an integer"},
+      {"step_type", "run", [](nlohmann::json& j) { j["step"] = nlohmann::json::array({1}); }, "'step' is not an integer"},
       {"config_type", "run", [](nlohmann::json& j) { j["config"] = 7; }, "'config' is not an object"},
       {"inf_scale", "scaler", [](nlohmann::json& j) { j["scale"] = 1e308 * 10; }, "scaler"},
       {"zero_scale", "scaler", [](nlohmann::json& j) { j["scale"] = 0.0; }, "scale must be a positive finite number"},

@@ -1,6 +1,5 @@
 // `mixtrain compare`: the same model, seed and data order in several precisions; prints a table
 // and writes DIR/<precision>/ (each run), DIR/summary.json and DIR/report.html.
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +9,7 @@
 #include "commands.h"
 #include "io/atomic_file.h"
 #include "io/json_text.h"
+#include "numerics/stats.h"
 #include "train/report.h"
 #include "train/trainer.h"
 #include "train_options.h"
@@ -80,10 +80,9 @@ train::ReportRun report_run(const std::string& name, const std::string& dir, con
       for (const auto& g : j["grad_stats"]) {
         auto& h = r.grad_exponents[g["param"].get<std::string>()];
         for (const auto& [e, cnt] : g["hist"].items()) {
-          int exponent = 0;
-          const auto [end, ec] = std::from_chars(e.data(), e.data() + e.size(), exponent);
-          if (ec != std::errc() || end != e.data() + e.size()) continue;  // not an exponent: not ours
-          const int bin = exponent - numerics::kHistMinExponent;
+          const std::optional<int> exponent = numerics::parse_exponent_key(e);
+          if (!exponent) continue;  // not an exponent: not ours
+          const int bin = *exponent - numerics::kHistMinExponent;
           if (bin >= 0 && bin < numerics::kHistBins && cnt.is_number_unsigned()) h[static_cast<std::size_t>(bin)] += cnt.get<std::uint64_t>();
         }
       }

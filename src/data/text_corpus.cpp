@@ -1,42 +1,16 @@
 // Corpus loading and validation.
 #include "data/text_corpus.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
-#include "io/input_file.h"
+#include "io/atomic_file.h"
 #include "runtime/error.h"
 
 namespace mixtrain::data {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Reads a whole regular file through io::InputFile (a FIFO, a socket or a directory is refused
-// before any read), in bounded chunks, refusing more than `limit` bytes (a file that grows while
-// it is read included) so a huge file is one clear error, never an allocation failure.
-std::string read_all(const std::string& path, std::uint64_t limit) {
-  const io::InputFile in(path);
-  if (in.size() > limit) throw Error(path + ": text file too large (" + std::to_string(in.size()) + " bytes; at most " +
-                                     std::to_string(limit) + ")");
-  std::string out;
-  out.reserve(static_cast<std::size_t>(in.size()));
-  char buf[1 << 16];
-  for (;;) {
-    const ::ssize_t r = ::read(in.fd(), buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) throw Error("cannot read '" + path + "': " + std::strerror(errno));
-    if (r == 0) break;
-    if (out.size() + static_cast<std::size_t>(r) > limit)
-      throw Error(path + ": text file too large (more than " + std::to_string(limit) + " bytes)");
-    out.append(buf, static_cast<std::size_t>(r));
-  }
-  return out;
-}
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
@@ -69,7 +43,7 @@ std::string load_fortunes(const std::string& dir_in) {
   std::sort(files.begin(), files.end());
   std::string text;
   for (const auto& f : files) {
-    std::string t = read_all(f.string(), kMaxTextBytes);
+    std::string t = io::read_text_file(f.string(), kMaxTextBytes);
     replace_all(t, "\n%\n", "\n\n");
     if (text.size() + t.size() > kMaxTextBytes)
       throw Error("fortunes corpus in " + dir + " is too large (more than " + std::to_string(kMaxTextBytes) + " bytes)");
@@ -100,7 +74,7 @@ bool is_valid_utf8(const std::string& s, std::size_t* bad_offset) {
 }
 
 std::string load_text_file(const std::string& path) {
-  std::string t = read_all(path, kMaxTextBytes);
+  std::string t = io::read_text_file(path, kMaxTextBytes);
   if (t.empty()) throw Error(path + ": empty text file");
   std::size_t bad = 0;
   if (!is_valid_utf8(t, &bad)) throw Error(path + ": not valid UTF-8 at byte " + std::to_string(bad));

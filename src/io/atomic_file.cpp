@@ -111,4 +111,23 @@ std::vector<std::byte> read_file(const std::string& path) {
   return data;
 }
 
+std::string read_text_file(const std::string& path, std::uint64_t limit) {
+  const InputFile in(path);
+  if (in.size() > limit)
+    throw Error(path + ": text file too large (" + std::to_string(in.size()) + " bytes; at most " + std::to_string(limit) + ")");
+  std::string out;
+  out.reserve(static_cast<std::size_t>(in.size()));
+  char buf[1 << 16];
+  for (;;) {
+    const ::ssize_t r = ::read(in.fd(), buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw Error("cannot read '" + path + "': " + errno_text(errno));
+    if (r == 0) break;
+    if (out.size() + static_cast<std::size_t>(r) > limit)
+      throw Error(path + ": text file too large (more than " + std::to_string(limit) + " bytes)");
+    out.append(buf, static_cast<std::size_t>(r));
+  }
+  return out;
+}
+
 }  // namespace mixtrain::io

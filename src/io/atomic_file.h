@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
@@ -49,5 +50,10 @@ void write_file_atomic(const std::string& path, std::span<const std::byte> bytes
 // Reads a whole regular file; throws mixtrain::Error ("cannot read 'x': No such file or
 // directory") if it cannot be opened, is not a regular file, or a read fails.
 std::vector<std::byte> read_file(const std::string& path);
+
+// Reads a whole regular file as text in bounded chunks, refusing more than `limit` bytes (a file
+// that grows while it is read included), so a huge file is one clear error ("PATH: text file too
+// large ..."), never an allocation failure. Opens like read_file (special files refused).
+std::string read_text_file(const std::string& path, std::uint64_t limit = UINT64_MAX);
 
 }  // namespace mixtrain::io

@@ -38,27 +38,14 @@ std::string printable(std::string_view s, std::size_t max_len) {
   return out;
 }
 
-namespace {
-
-template <typename Json>
-Json parse_bounded(std::string_view text, const std::string& where) {
+nlohmann::json parse_json(std::string_view text, const std::string& where) {
   if (json_depth(text) > kMaxJsonDepth)
     throw Error(where + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   try {
-    return Json::parse(text);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw Error(where + ": not valid JSON (" + printable(e.what()) + ")");
   }
-}
-
-}  // namespace
-
-nlohmann::json parse_json(std::string_view text, const std::string& where) {
-  return parse_bounded<nlohmann::json>(text, where);
-}
-
-nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::string& where) {
-  return parse_bounded<nlohmann::ordered_json>(text, where);
 }
 
 nlohmann::json try_parse_json(std::string_view text) {

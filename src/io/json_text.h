@@ -23,7 +23,6 @@ std::size_t json_depth(std::string_view text, std::size_t limit = kMaxJsonDepth)
 // Parses `text`; throws mixtrain::Error "WHERE: not valid JSON (...)" or "WHERE: JSON nested
 // deeper than 64 levels" (one line) instead of crashing or throwing nlohmann's exceptions.
 nlohmann::json parse_json(std::string_view text, const std::string& where);
-nlohmann::ordered_json parse_ordered_json(std::string_view text, const std::string& where);
 
 // The same, but nullopt-like: returns a discarded value (is_discarded()) instead of throwing.
 nlohmann::json try_parse_json(std::string_view text);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <mutex>
@@ -170,6 +171,13 @@ FormatStats analyse(const float* x, std::size_t n, DType target, float scale) {
   FormatStats total;
   for (const auto& p : parts) total += p;
   return total;
+}
+
+std::optional<int> parse_exponent_key(std::string_view key) {
+  int exponent = 0;
+  const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), exponent);
+  if (ec != std::errc() || end != key.data() + key.size() || exponent < -1100 || exponent > 1100) return std::nullopt;
+  return exponent;
 }
 
 }  // namespace mixtrain::numerics

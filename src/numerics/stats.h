@@ -6,6 +6,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 #include "numerics/format.h"
 
@@ -15,6 +17,11 @@ namespace mixtrain::numerics {
 inline constexpr int kHistMinExponent = -149;
 inline constexpr int kHistMaxExponent = 127;
 inline constexpr int kHistBins = kHistMaxExponent - kHistMinExponent + 1;
+
+// A histogram key as metrics lines write it ({"-3": 17, ...}, train/trainer.cpp): the decimal
+// exponent, when `key` is one within [-1100, 1100] (every exponent of fp64 and the narrower
+// formats lies inside, and the bound keeps readers' exponent arithmetic far from overflow).
+std::optional<int> parse_exponent_key(std::string_view key);
 
 struct FormatStats {
   std::uint64_t count = 0;      // all values

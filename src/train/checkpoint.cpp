@@ -39,8 +39,7 @@ std::int64_t count_nonfinite(const void* data, DType dtype, std::size_t n) {
   }
   return bad;
 }
-std::int64_t count_nonfinite(const Tensor& t) { return count_nonfinite(t.data(), t.dtype(), static_cast<std::size_t>(t.numel())); }
-std::int64_t count_nonfinite_bytes(const io::SafeTensor& s) {
+std::int64_t count_nonfinite(const io::SafeTensor& s) {
   const auto dt = s.float_dtype();
   return dt ? count_nonfinite(s.data.data(), *dt, static_cast<std::size_t>(s.numel())) : 0;
 }
@@ -52,14 +51,14 @@ void from_safe(const io::SafeTensorsFile& f, const std::string& name, Tensor& t,
     throw Error(path + ": tensor '" + name + "' has shape " + to_string(s->shape) + ", the model expects " + to_string(t.shape()));
   const auto dt = s->float_dtype();
   if (!dt) throw Error(path + ": tensor '" + name + "' has non-float dtype " + s->dtype);
-  Tensor loaded = Tensor::empty(s->shape, *dt);
-  std::memcpy(loaded.data(), s->data.data(), s->data.size());
   // No run writes non-finite weights or optimizer state (a step with inf/NaN gradients is
   // skipped), so a non-finite value means a damaged or forged file: refuse it before training
   // on it and writing NaN over a good checkpoint.
-  const std::int64_t bad = count_nonfinite(loaded);
+  const std::int64_t bad = count_nonfinite(*s);
   if (bad > 0)
     throw Error(path + ": tensor '" + name + "' holds " + std::to_string(bad) + " non-finite value(s)");
+  Tensor loaded = Tensor::empty(s->shape, *dt);
+  std::memcpy(loaded.data(), s->data.data(), s->data.size());
   if (*dt == t.dtype()) {
     std::memcpy(t.data(), loaded.data(), t.nbytes());
   } else {
@@ -78,10 +77,11 @@ nlohmann::json checked_run_info(const std::string& path, const io::SafeTensorsFi
   nlohmann::json run = metadata_json(path, f, "run");
   const std::string where = path + ": 'run' metadata: ";
   if (!run.is_object()) throw Error(where + "not an object");
-  if (!run.contains("step") || !run["step"].is_number_integer()) throw Error(where + "'step' is missing or not an integer");
-  const std::int64_t step = run["step"].get<std::int64_t>();
-  if (step < 0 || step > kMaxCheckpointStep)
-    throw Error(where + "'step' " + std::to_string(step) + " is out of range [0, " + std::to_string(kMaxCheckpointStep) + "]");
+  try {
+    io::json_int(run, "step", 0, kMaxCheckpointStep);
+  } catch (const Error& e) {
+    throw Error(where + e.what());
+  }
   if (run.contains("config") && !run["config"].is_object()) throw Error(where + "'config' is not an object");
   if (run.contains("precision_map") && !run["precision_map"].is_string()) throw Error(where + "'precision_map' is not a string");
   if (run.contains("autopilot") && !run["autopilot"].is_object()) throw Error(where + "'autopilot' is not an object");
@@ -103,7 +103,7 @@ void save_checkpoint(const std::string& path, nn::Module& model, optim::Optimize
   // The loader refuses non-finite state, so writing it would replace a good checkpoint with one
   // that cannot be resumed: fail the run instead (the previous checkpoint stays current).
   for (const auto& t : f.tensors) {
-    const std::int64_t bad = count_nonfinite_bytes(t);
+    const std::int64_t bad = count_nonfinite(t);
     if (bad > 0)
       throw Failure("refusing to write checkpoint " + path + ": tensor '" + t.name + "' holds " + std::to_string(bad) +
                     " non-finite value(s) (the run diverged); the previous checkpoint is kept");

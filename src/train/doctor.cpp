@@ -3,7 +3,6 @@
 #include "train/doctor.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include "io/atomic_file.h"
 #include "io/input_file.h"
 #include "io/json_text.h"
+#include "numerics/stats.h"
 #include "runtime/error.h"
 
 namespace mixtrain::train::doctor {
@@ -52,14 +52,11 @@ std::vector<TensorStats> parse_stats(const nlohmann::json& arr) {
     s.amax = !e.contains("amax") ? -1.0 : as_double(e["amax"], NAN);
     if (e.contains("hist"))
       for (const auto& [k, v] : e["hist"].items()) {
-        int exponent = 0;
-        const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), exponent);
-        // Binary exponents of fp64 and every narrower format lie within +-1100; bounding them here
-        // keeps the rules' exponent arithmetic far from int overflow.
-        if (ec != std::errc() || end != k.data() + k.size() || exponent < -1100 || exponent > 1100)
+        const std::optional<int> exponent = numerics::parse_exponent_key(k);
+        if (!exponent)
           throw Error("histogram key '" + io::printable(k, 40) + "' of " + s.param + " is not an exponent in [-1100, 1100]");
         if (!v.is_number_unsigned()) throw Error("histogram count of exponent " + k + " of " + s.param + " is not a non-negative integer");
-        s.hist.emplace_back(exponent, v.get<std::uint64_t>());
+        s.hist.emplace_back(*exponent, v.get<std::uint64_t>());
       }
     std::sort(s.hist.begin(), s.hist.end());
     out.push_back(std::move(s));
@@ -173,16 +170,14 @@ Run load_run(const std::string& dir) {
     }
   }
   if (path.empty()) throw Error("doctor: " + dir + " has no metrics.jsonl (not a training run directory)");
-  const auto bytes = io::read_file(path);
-  std::istringstream in(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  std::istringstream in(io::read_text_file(path));
   Run r = parse_metrics(in, "doctor: " + path);
   r.finished = path == committed;
   if (r.points.empty()) throw Error("doctor: " + path + " records no training step");
   if (r.finished) {
     const std::string s = dir + "/summary.json";
     if (!io::is_regular_file(s)) throw Error("doctor: " + dir + " has metrics.jsonl but no summary.json (incomplete run directory)");
-    const auto sb = io::read_file(s);
-    r.summary = io::try_parse_json(std::string_view(reinterpret_cast<const char*>(sb.data()), sb.size()));
+    r.summary = io::try_parse_json(io::read_text_file(s));
     if (r.summary.is_discarded() || !r.summary.is_object()) throw Error("doctor: " + s + " is not a JSON object");
   }
   return r;

@@ -198,11 +198,10 @@ CarriedMetrics carry_metrics(const std::string& ck_dir, std::int64_t start) {
   CarriedMetrics out;
   const std::string path = ck_dir + "/metrics.jsonl";
   if (!io::is_regular_file(path)) return out;  // a bare checkpoint file: the metrics start here
-  const auto bytes = io::read_file(path);
-  const std::string_view all(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  const std::string all = io::read_text_file(path);
   for (std::size_t pos = 0; pos < all.size();) {
     const std::size_t nl = std::min(all.find('\n', pos), all.size());
-    const std::string_view line = all.substr(pos, nl - pos);
+    const std::string_view line = std::string_view(all).substr(pos, nl - pos);
     pos = nl + 1;
     const auto j = io::try_parse_json(line);
     if (j.is_discarded() || !j.is_object()) continue;
@@ -242,13 +241,11 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   // The run directory first: a bad --out, or another run writing there, fails before any work.
   std::optional<RunDir> run_dir;
   if (topt.write_files) run_dir.emplace(c.out_dir);
-  // The checkpoint a resume starts from (checked before the model is built).
+  // The checkpoint a resume starts from (found before the model is built).
   std::string resume_ck_dir, resume_ck;
-  nlohmann::json resume_info;
   if (!c.resume_dir.empty()) {
     resume_ck_dir = resume_checkpoint_dir(c.resume_dir);
     resume_ck = resume_ck_dir + "/checkpoint.safetensors";
-    resume_info = read_checkpoint_info(resume_ck);
   }
   tensor::Ledger::reset_peaks();
   std::unique_ptr<Task> task;
@@ -262,7 +259,12 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
   std::optional<AutopilotDriver> pilot;
   if (rc.autopilot) {
     pilot.emplace(model, policy, c.auto_options, c.auto_every);
-    if (resume_info.contains("autopilot")) pilot->restore(resume_info.at("autopilot"));
+    // The autopilot's map decides the policy applied below, so its state is read ahead of the
+    // full load (read_checkpoint_info reads the whole file: only here, not on every resume).
+    if (!resume_ck.empty()) {
+      const nlohmann::json info = read_checkpoint_info(resume_ck);
+      if (info.contains("autopilot")) pilot->restore(info.at("autopilot"));
+    }
   }
   model.apply_policy(policy);
   if (!c.quiet) {
@@ -300,12 +302,11 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
 
   // Metrics go to the live file as they happen; each checkpoint commits a copy of it.
   std::ofstream metrics;
-  std::string metrics_head;  // carried lines and this run's config line
   if (run_dir) {
     metrics.open(run_dir->live_metrics_path(), std::ios::trunc);
     check(metrics.good(), "train: cannot write " + run_dir->live_metrics_path());
-    metrics_head = carried.text + nlohmann::json{{"type", "config"}, {"config", config_json(rc)}, {"policy", policy.describe()}}.dump() + "\n";
-    metrics << metrics_head << std::flush;
+    metrics << carried.text << nlohmann::json{{"type", "config"}, {"config", config_json(rc)}, {"policy", policy.describe()}}.dump()
+            << '\n' << std::flush;
   }
   // A run that throws from here on keeps its metrics as failed.metrics.jsonl, for the doctor.
   struct KeepMetricsOnFailure {
@@ -410,10 +411,8 @@ nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& topt) 
     if (pilot) run_info["autopilot"] = pilot->autopilot().state();
     metrics.flush();
     check(metrics.good(), "train: failed writing " + run_dir->live_metrics_path());
-    const auto live = io::read_file(run_dir->live_metrics_path());
     run_dir->commit(step, [&](const std::string& path) { save_checkpoint(path, model, *opt, scaler, run_info); },
-                    std::string(reinterpret_cast<const char*>(live.data()), live.size()), summary.dump(2) + "\n",
-                    topt.checkpoint_keep);
+                    io::read_text_file(run_dir->live_metrics_path()), summary.dump(2) + "\n", topt.checkpoint_keep);
   };
   for (std::int64_t step = start; step < end; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
