@@ -1,16 +1,16 @@
-// Google Benchmark for kernels::cpu::gemm: fp32, fp16, bf16 and e4m3 operands (both A and B in
+// Google Benchmark for backend::cpu::gemm: fp32, fp16, bf16 and e4m3 operands (both A and B in
 // the dtype, C fp32) at 256/512/1024 cubed, next to OpenBLAS sgemm called directly (its own
 // threads), the limit the fp32 path is held to. Run with OMP_WAIT_POLICY=PASSIVE.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 
-#include "kernels/cpu/gemm_bench.h"
+#include "harness/gemm_bench.h"
 
 namespace {
 
 using mixtrain::DType;
-namespace kc = mixtrain::kernels::cpu;
+namespace kc = mixtrain::bench;
 
 // Each iteration is the median of 3 timed runs (after warm-up) from the library harness, so the
 // figures match `mixtrain bench gemm`; "GFLOP" is shown as a rate over that manual time (GFLOP/s).

@@ -1,5 +1,6 @@
-// Shared helpers for the kernel tests: random vectors, closeness checks and a central finite
-// difference gradient check in fp64.
+// Shared helpers for the kernel tests: random vectors, closeness checks, a central finite
+// difference gradient check in fp64, and the reference backend's kernels (the oracle the cpu
+// kernels are checked against).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,7 +10,18 @@
 #include <random>
 #include <vector>
 
+#include "backend/registry.h"
+
 namespace ktest {
+
+// The reference backend's fp32 or fp64 kernel families (backend/reference).
+template <typename T>
+const mixtrain::backend::RealKernels<T>& ref() {
+  const mixtrain::backend::Kernels& k = mixtrain::backend::backend_table("reference");
+  if constexpr (sizeof(T) == 8) return k.f64;
+  else return k.f32;
+}
+inline const mixtrain::backend::Kernels& ref_table() { return mixtrain::backend::backend_table("reference"); }
 
 template <typename T = double>
 inline std::vector<T> rnd(std::size_t n, std::mt19937& g, double lo = -1.0, double hi = 1.0) {

@@ -7,7 +7,7 @@
 
 #include "amp/autocast.h"
 #include "amp/autopilot.h"
-#include "kernels/cpu/gemm.h"
+#include "backend/cpu/gemm.h"
 #include "nn/linear.h"
 #include "ops/ops.h"
 #include "runtime/error.h"
@@ -254,23 +254,23 @@ TEST(AutopilotProbe, Fp8RungUsesTheRecipesScale) {
 }
 
 TEST(GemmFlops, CountedByOperandPrecision) {
-  kernels::cpu::reset_gemm_flops();
+  backend::cpu::reset_gemm_flops();
   std::vector<float> a(6 * 4, 1.0f), b(4 * 5, 1.0f), c(6 * 5);
   std::vector<std::uint8_t> a8(6 * 4, 0x38), b8(4 * 5, 0x38);  // e4m3 1.0
   std::vector<std::uint16_t> b16(4 * 5, 0x3F80);                 // bf16 1.0
-  using kernels::cpu::gemm;
+  using backend::cpu::gemm;
   gemm(6, 5, 4, 1.0f, {a8.data(), DType::e4m3, 4}, {b8.data(), DType::e4m3, 5}, 0.0f, {c.data(), DType::fp32, 5});
   EXPECT_EQ(c[0], 4.0f);
   gemm(6, 5, 4, 1.0f, {a8.data(), DType::e4m3, 4}, {b16.data(), DType::bf16, 5}, 0.0f, {c.data(), DType::fp32, 5});
   gemm(6, 5, 4, 1.0f, {a.data(), DType::fp32, 4}, {b8.data(), DType::e4m3, 5}, 0.0f, {c.data(), DType::fp32, 5});
-  kernels::cpu::gemm_batched(3, 2, 5, 4, 1.0f, {a.data(), DType::fp32, 4}, 8, {b.data(), DType::fp32, 5}, 0, 0.0f,
+  backend::cpu::gemm_batched(3, 2, 5, 4, 1.0f, {a.data(), DType::fp32, 4}, 8, {b.data(), DType::fp32, 5}, 0, 0.0f,
                              {c.data(), DType::fp32, 5}, 10);
-  const auto f = kernels::cpu::gemm_flops();
+  const auto f = backend::cpu::gemm_flops();
   EXPECT_EQ(f.fp8, 2.0 * 6 * 5 * 4);
   EXPECT_EQ(f.half, 2.0 * 6 * 5 * 4);             // fp8 x bf16: the widest operand is 16-bit
   EXPECT_EQ(f.full, 2.0 * 6 * 5 * 4 + 3 * 2.0 * 2 * 5 * 4);
-  kernels::cpu::reset_gemm_flops();
-  EXPECT_EQ(kernels::cpu::gemm_flops().total(), 0.0);
+  backend::cpu::reset_gemm_flops();
+  EXPECT_EQ(backend::cpu::gemm_flops().total(), 0.0);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Tests for kernels::cpu::gemm / gemm_batched: every operand dtype combination against the
-// naive twin (bit-exact on integer data, within an fp32-accumulation bound on random data) and
+// Tests for backend::cpu::gemm / gemm_batched: every operand dtype combination against the
+// reference backend's triple loop (bit-exact on integer data, within an fp32-accumulation bound on random data) and
 // against the fp64 product of the decoded operands within a bound from each format's epsilon;
 // transposes, ld > cols, beta != 0, fp8 scale_inv, odd sizes, K = 0 and thread-count invariance.
 #include <gtest/gtest.h>
@@ -10,8 +10,9 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/gemm_tile.h"
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/gemm_tile.h"
+#include "kernels_test_util.h"
 #include "numerics/convert.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -20,7 +21,8 @@ namespace {
 
 using mixtrain::DType;
 using mixtrain::size_of;
-namespace kc = mixtrain::kernels::cpu;
+namespace kc = mixtrain::backend::cpu;
+namespace bk = mixtrain::backend;  // the kernels' argument types
 namespace nm = mixtrain::numerics;
 using i64 = std::int64_t;
 
@@ -93,12 +95,12 @@ Built build(const Case& c, std::mt19937& g, bool integer, double sa = 1.0, doubl
   return b;
 }
 
-void run(const Case& c, Mat& A, Mat& B, Mat& C, bool naive) {
-  const kc::GemmOperand a{A.data(), A.dtype, A.ld, c.ta, A.scale_inv};
-  const kc::GemmOperand b{B.data(), B.dtype, B.ld, c.tb, B.scale_inv};
-  const kc::GemmOutput o{C.data(), C.dtype, C.ld};
-  if (naive)
-    kc::gemm_naive(c.M, c.N, c.K, c.alpha, a, b, c.beta, o);
+void run(const Case& c, Mat& A, Mat& B, Mat& C, bool reference) {
+  const bk::GemmOperand a{A.data(), A.dtype, A.ld, c.ta, A.scale_inv};
+  const bk::GemmOperand b{B.data(), B.dtype, B.ld, c.tb, B.scale_inv};
+  const bk::GemmOutput o{C.data(), C.dtype, C.ld};
+  if (reference)
+    ktest::ref_table().gemm(c.M, c.N, c.K, c.alpha, a, b, c.beta, o, {});
   else
     kc::gemm(c.M, c.N, c.K, c.alpha, a, b, c.beta, o);
 }
@@ -116,7 +118,7 @@ constexpr DType kOperand[] = {DType::fp32, DType::fp16, DType::bf16, DType::e4m3
                               DType::fp64};
 constexpr DType kOut[] = {DType::fp32, DType::fp16, DType::bf16, DType::fp64};
 
-// Integer data: every product and partial sum is exact in fp32, so gemm and its naive twin must
+// Integer data: every product and partial sum is exact in fp32, so gemm and the reference must
 // agree bit for bit for every combination (outputs are then rounded identically).
 TEST(kernels_gemm, AllDtypeCombinationsBitExactOnIntegers) {
   std::mt19937 g(7);
@@ -134,9 +136,9 @@ TEST(kernels_gemm, AllDtypeCombinationsBitExactOnIntegers) {
         }
 }
 
-// |C - C_naive| within twice the fp32 accumulation bound gamma_K * (|alpha| sum|a||b| + |beta c|)
+// |C - C_reference| within twice the fp32 accumulation bound gamma_K * (|alpha| sum|a||b| + |beta c|)
 // plus one unit of the output format at |C|.
-void expect_close_to_naive(const Case& c, std::mt19937& g, double sa = 1.0, double sb = 1.0) {
+void expect_close_to_reference(const Case& c, std::mt19937& g, double sa = 1.0, double sb = 1.0) {
   Built x = build(c, g, false, sa, sb);
   Built y = x;
   const Built orig = x;
@@ -165,7 +167,7 @@ void expect_close_to_naive(const Case& c, std::mt19937& g, double sa = 1.0, doub
       const double got = x.C.get(i, j), ref = y.C.get(i, j);
       const double out_u = c.dc == DType::fp64 ? 0.0 : eps(c.dc);
       const double tiny = 1e-30;
-      // vs the twin: both within the bound of the exact value.
+      // vs the reference: both within the bound of the exact value.
       ASSERT_LE(std::fabs(got - ref), 2 * gamma * mag + out_u * std::fabs(exact) * 2 + tiny)
           << describe(c) << " at " << i << "," << j;
       // vs the fp64 product of the decoded operands: fp32 accumulation plus one rounding into C.
@@ -177,7 +179,7 @@ void expect_close_to_naive(const Case& c, std::mt19937& g, double sa = 1.0, doub
 
 // Sizes on either side of the packed kernel's blocking (6-row and 16-column micro-tiles, 96-row
 // A blocks, 256-deep K-blocks, whose second and later blocks accumulate into C) and of the
-// tiling, in every orientation, bit-exact against the twin on integer data. Run again with
+// tiling, in every orientation, bit-exact against the reference on integer data. Run again with
 // MIXTRAIN_GEMM=blas (the OpenBLAS path) by its own ctest entry.
 TEST(kernels_gemm, BlockingEdgesBitExactOnIntegers) {
   std::mt19937 g(19);
@@ -204,8 +206,8 @@ TEST(kernels_gemm, AllDtypeCombinationsRandomWithinBound) {
   for (DType da : kOperand)
     for (DType db : kOperand)
       for (DType dc : kOut) {
-        expect_close_to_naive({33, 17, 300, false, false, da, db, dc, 1.0f, 0.0f, 0}, g);
-        expect_close_to_naive({7, 33, 257, true, true, da, db, dc, 0.5f, -1.5f, 3}, g);
+        expect_close_to_reference({33, 17, 300, false, false, da, db, dc, 1.0f, 0.0f, 0}, g);
+        expect_close_to_reference({7, 33, 257, true, true, da, db, dc, 0.5f, -1.5f, 3}, g);
       }
 }
 
@@ -217,7 +219,7 @@ TEST(kernels_gemm, OddSizesTransposesAndPadding) {
       for (i64 k : sizes)
         for (int t = 0; t < 4; ++t) {
           if (m * n * k > 257 * 33 * 33 && t != 0) continue;  // keep the oracle affordable
-          expect_close_to_naive({m, n, k, bool(t & 1), bool(t & 2), DType::bf16, DType::fp16,
+          expect_close_to_reference({m, n, k, bool(t & 1), bool(t & 2), DType::bf16, DType::fp16,
                                  DType::fp32, 1.0f, t == 3 ? 0.25f : 0.0f, t},
                                 g);
         }
@@ -226,16 +228,16 @@ TEST(kernels_gemm, OddSizesTransposesAndPadding) {
 // Large enough to take the parallel tiled path and several K-blocks and tiles.
 TEST(kernels_gemm, LargeTiledPaths) {
   std::mt19937 g(5);
-  expect_close_to_naive({600, 1100, 530, false, false, DType::bf16, DType::bf16, DType::fp32, 1.0f,
+  expect_close_to_reference({600, 1100, 530, false, false, DType::bf16, DType::bf16, DType::fp32, 1.0f,
                          0.0f, 0},
                         g);
-  expect_close_to_naive({530, 300, 700, true, true, DType::fp16, DType::e4m3, DType::bf16, 1.0f,
+  expect_close_to_reference({530, 300, 700, true, true, DType::fp16, DType::e4m3, DType::bf16, 1.0f,
                          1.0f, 5},
                         g);
-  expect_close_to_naive({300, 520, 400, false, true, DType::fp32, DType::fp32, DType::fp32, 2.0f,
+  expect_close_to_reference({300, 520, 400, false, true, DType::fp32, DType::fp32, DType::fp32, 2.0f,
                          0.5f, 1},
                         g);
-  expect_close_to_naive({257, 300, 260, true, false, DType::fp64, DType::fp64, DType::fp64, 1.0f,
+  expect_close_to_reference({257, 300, 260, true, false, DType::fp64, DType::fp64, DType::fp64, 1.0f,
                          0.5f, 2},
                         g);
 }
@@ -245,9 +247,9 @@ TEST(kernels_gemm, Fp8ScaleInv) {
   std::mt19937 g(9);
   for (DType t : {DType::e4m3, DType::e5m2})
     for (double s : {1.0, 64.0, 300.0, 0.37}) {
-      expect_close_to_naive({33, 45, 70, false, true, t, t, DType::fp32, 1.0f, 0.0f, 2}, g, s,
+      expect_close_to_reference({33, 45, 70, false, true, t, t, DType::fp32, 1.0f, 0.0f, 2}, g, s,
                             s * 2);
-      expect_close_to_naive({17, 9, 257, true, false, t, DType::bf16, DType::bf16, 1.0f, 0.5f, 0}, g,
+      expect_close_to_reference({17, 9, 257, true, false, t, DType::bf16, DType::bf16, 1.0f, 0.5f, 0}, g,
                             s, 1.0);
     }
 }
@@ -328,7 +330,7 @@ TEST(kernels_gemm, ThreadCountDoesNotChangeResult) {
   }
 }
 
-TEST(kernels_gemm, BatchedMatchesLoopOfNaive) {
+TEST(kernels_gemm, BatchedMatchesLoopOfReference) {
   std::mt19937 g(21);
   for (i64 batch : {1, 3, 8})
     for (DType t : {DType::fp32, DType::bf16, DType::fp64}) {
@@ -343,9 +345,8 @@ TEST(kernels_gemm, BatchedMatchesLoopOfNaive) {
                        {C1.data(), t, N}, sc);
       const std::size_t e = size_of(t);
       for (i64 b = 0; b < batch; ++b)
-        kc::gemm_naive(M, N, K, 1.0f, {Ac.bytes.data() + b * sa * e, t, K},
-                       {Bc.bytes.data() + b * sb * e, t, N}, 1.0f,
-                       {C2.bytes.data() + b * sc * e, t, N});
+        ktest::ref_table().gemm(M, N, K, 1.0f, {Ac.bytes.data() + b * sa * e, t, K},
+                                {Bc.bytes.data() + b * sb * e, t, N}, 1.0f, {C2.bytes.data() + b * sc * e, t, N}, {});
       EXPECT_EQ(C1.bytes, C2.bytes) << batch << " " << mixtrain::name(t);
     }
 }

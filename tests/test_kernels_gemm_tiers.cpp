@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/bf16_dot.h"
-#include "kernels/cpu/gemm.h"
+#include "backend/cpu/bf16_dot.h"
+#include "backend/cpu/gemm.h"
 #include "numerics/convert.h"
 #include "runtime/cpu_features.h"
 #include "runtime/error.h"
@@ -25,7 +25,8 @@ namespace {
 using mixtrain::DType;
 using mixtrain::size_of;
 using mixtrain::runtime::IsaTier;
-namespace kc = mixtrain::kernels::cpu;
+namespace kc = mixtrain::backend::cpu;
+namespace bk = mixtrain::backend;  // the kernels' argument types
 namespace nm = mixtrain::numerics;
 namespace rt = mixtrain::runtime;
 using i64 = std::int64_t;
@@ -131,8 +132,8 @@ void expect_kernel_matches_emulation(const Shape& s, std::mt19937& g) {
   const Operand B = store(wide_values(static_cast<std::size_t>(br * bc), g), br, bc, 1, s.b, sb);
   const Operand C0 = store(wide_values(static_cast<std::size_t>(s.M * s.N), g), s.M, s.N, 2, s.c);
   Operand hw = C0, emu = C0;
-  const kc::GemmOperand a{A.bytes.data(), s.a, A.ld, s.ta, 1.0f / sa};
-  const kc::GemmOperand b{B.bytes.data(), s.b, B.ld, s.tb, 1.0f / sb};
+  const bk::GemmOperand a{A.bytes.data(), s.a, A.ld, s.ta, 1.0f / sa};
+  const bk::GemmOperand b{B.bytes.data(), s.b, B.ld, s.tb, 1.0f / sb};
   kc::gemm(s.M, s.N, s.K, 0.75f, a, b, s.beta, {hw.bytes.data(), s.c, hw.ld});
   kc::gemm_bf16dot_emulated(s.M, s.N, s.K, 0.75f, a, b, s.beta, {emu.bytes.data(), s.c, emu.ld});
   const std::string what = std::string(mixtrain::name(s.a)) + "x" + std::string(mixtrain::name(s.b)) +

@@ -1,5 +1,5 @@
 // Tests for batch_norm (train/eval/backward, running statistics), embedding (gather and
-// scatter-add backward) and dropout (counter-based mask): optimised kernels against naive twins,
+// scatter-add backward) and dropout (counter-based mask): optimised kernels against the reference backend's,
 // gradients against central finite differences in fp64, thread-count and chunking independence.
 #include <gtest/gtest.h>
 
@@ -7,22 +7,23 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cpu/batchnorm.h"
-#include "kernels/cpu/dropout.h"
-#include "kernels/cpu/embedding.h"
+#include "backend/cpu/batchnorm.h"
+#include "backend/cpu/dropout.h"
+#include "backend/cpu/embedding.h"
 #include "kernels_test_util.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 
 namespace {
 
-namespace kc = mixtrain::kernels::cpu;
+namespace kc = mixtrain::backend::cpu;
 using ktest::expect_close;
 using ktest::rnd;
 using i64 = std::int64_t;
 
 template <typename T>
-void bn_vs_naive(i64 N, i64 C, i64 HW, double rtol, double atol) {
+void bn_vs_reference(i64 N, i64 C, i64 HW, double rtol, double atol) {
+  const auto& R = ktest::ref<T>();
   std::mt19937 g(unsigned(N * 100 + C * 10 + HW));
   const i64 n = N * C * HW;
   const auto x = rnd<T>(n, g, 2, 5), gm = rnd<T>(C, g), bt = rnd<T>(C, g), d = rnd<T>(n, g);
@@ -30,16 +31,16 @@ void bn_vs_naive(i64 N, i64 C, i64 HW, double rtol, double atol) {
                                                                                      rv0 = rv;
   kc::batch_norm_forward_train(o.data(), m.data(), r.data(), rm.data(), rv.data(), x.data(),
                                gm.data(), bt.data(), N, C, HW, T(0.1), T(1e-5));
-  kc::batch_norm_forward_train_naive(o0.data(), m0.data(), r0.data(), rm0.data(), rv0.data(),
-                                     x.data(), gm.data(), bt.data(), N, C, HW, T(0.1), T(1e-5));
+  R.batch_norm_forward_train(o0.data(), m0.data(), r0.data(), rm0.data(), rv0.data(), x.data(), gm.data(),
+                             bt.data(), N, C, HW, T(0.1), T(1e-5));
   expect_close(o, o0, rtol, atol, "batch_norm train");
   expect_close(rm, rm0, rtol, atol, "running_mean");
   expect_close(rv, rv0, rtol, atol, "running_var");
   std::vector<T> dx(n), dx0(n), dg(C), dg0(C), db(C), db0(C);
   kc::batch_norm_backward(dx.data(), dg.data(), db.data(), d.data(), x.data(), m0.data(), r0.data(),
                           gm.data(), N, C, HW);
-  kc::batch_norm_backward_naive(dx0.data(), dg0.data(), db0.data(), d.data(), x.data(), m0.data(),
-                                r0.data(), gm.data(), N, C, HW);
+  R.batch_norm_backward(dx0.data(), dg0.data(), db0.data(), d.data(), x.data(), m0.data(), r0.data(),
+                        gm.data(), N, C, HW);
   expect_close(dx, dx0, rtol, atol * 10, "batch_norm dx");
   expect_close(dg, dg0, rtol, atol * double(N * HW), "dgamma");
   expect_close(db, db0, rtol, atol * double(N * HW), "dbeta");
@@ -51,12 +52,12 @@ void bn_vs_naive(i64 N, i64 C, i64 HW, double rtol, double atol) {
   expect_close(oe, o0, rtol * 100, atol * 100, "batch_norm eval");
 }
 
-TEST(kernels_batch_norm, MatchesNaive) {
-  bn_vs_naive<float>(8, 3, 1, 1e-5, 1e-5);
-  bn_vs_naive<float>(4, 5, 49, 1e-5, 1e-5);
-  bn_vs_naive<float>(2, 16, 1024, 1e-4, 1e-5);
-  bn_vs_naive<double>(8, 3, 1, 1e-11, 1e-12);
-  bn_vs_naive<double>(3, 4, 33, 1e-11, 1e-12);
+TEST(kernels_batch_norm, MatchesReference) {
+  bn_vs_reference<float>(8, 3, 1, 1e-5, 1e-5);
+  bn_vs_reference<float>(4, 5, 49, 1e-5, 1e-5);
+  bn_vs_reference<float>(2, 16, 1024, 1e-4, 1e-5);
+  bn_vs_reference<double>(8, 3, 1, 1e-11, 1e-12);
+  bn_vs_reference<double>(3, 4, 33, 1e-11, 1e-12);
 }
 
 TEST(kernels_batch_norm, RunningStatistics) {
@@ -101,7 +102,7 @@ TEST(kernels_embedding, ForwardBackward) {
     for (i64 i = 0; i < N; ++i)
       for (i64 c = 0; c < D; ++c) ASSERT_EQ(out[i * D + c], table[ids[i] * D + c]);
     kc::embedding_backward(dt.data(), d.data(), ids.data(), N, V, D);
-    kc::embedding_backward_naive(dt0.data(), d.data(), ids.data(), N, V, D);
+    ktest::ref<float>().embedding_backward(dt0.data(), d.data(), ids.data(), N, V, D);
     ASSERT_EQ(dt, dt0);  // same order of additions per element
   }
   std::vector<float> t(4), o(2);

@@ -52,7 +52,7 @@ TEST(ops_gradcheck, MatmulAndLinear) {
   EXPECT_LT(gradcheck([](const V& x) { return matmul(x[0], x[1]); }, {param({3, 5}, 29), param({5, 4}, 30)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return matmul(x[0], x[1]); }, {param({2, 3, 5}, 31), param({2, 5, 4}, 32)}), kTol);
   EXPECT_LT(gradcheck([](const V& x) { return matmul(x[0], x[1]); }, {param({2, 3, 5}, 33), param({5, 4}, 34)}), kTol);
-  using kernels::cpu::Activation;
+  using backend::Activation;
   for (Activation act : {Activation::identity, Activation::gelu}) {
     EXPECT_LT(gradcheck([act](const V& x) { return linear(x[0], x[1], x[2], act); },
                         {param({2, 3, 6}, 35, -2, 2), param({4, 6}, 36), param({4}, 37)}),

@@ -96,7 +96,7 @@ TEST(ops_lowp, LinearOperandsAccumulateInFp32) {
   for (DType t : {DType::fp16, DType::bf16, DType::e4m3}) {
     const Operand x = make({M, K}, t, 10), w = make({N, K}, t, 11);
     const Operand b = make({N}, DType::fp32, 12);
-    const Tensor y = linear(x.t, w.t, b.t, kernels::cpu::Activation::identity, DType::fp32);
+    const Tensor y = linear(x.t, w.t, b.t, backend::Activation::identity, DType::fp32);
     expect_gemm_bound(y.to_vector_f64(), x.decoded, w.decoded, M, N, K, true, &b.decoded, std::string(numerics::spec(t).name).c_str());
   }
 }
@@ -113,8 +113,8 @@ TEST(ops_lowp, Lowp16OutputIsTheFp32ResultRoundedOnce) {
       for (std::size_t i = 0; i < cl.size(); ++i)
         EXPECT_LE(std::abs(cl[i] - c32[i]), half_ulp(c32[i], significant_bits(out))) << i;
       const Operand w = make({N, K}, in, 22);
-      const auto y32 = linear(a.t, w.t, Tensor(), kernels::cpu::Activation::identity, DType::fp32).to_vector_f64();
-      const auto yl = linear(a.t, w.t, Tensor(), kernels::cpu::Activation::identity, out).to_vector_f64();
+      const auto y32 = linear(a.t, w.t, Tensor(), backend::Activation::identity, DType::fp32).to_vector_f64();
+      const auto yl = linear(a.t, w.t, Tensor(), backend::Activation::identity, out).to_vector_f64();
       for (std::size_t i = 0; i < yl.size(); ++i)
         EXPECT_LE(std::abs(yl[i] - y32[i]), half_ulp(y32[i], significant_bits(out))) << i;
     }

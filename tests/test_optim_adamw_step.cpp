@@ -1,4 +1,4 @@
-// The AdamW element loop at AVX-512 width gives the portable loop's bits (adamw_step.h).
+// The AdamW element loop at AVX-512 width gives the portable loop's bits (backend/cpu/adamw_step.h).
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -7,12 +7,12 @@
 #include <random>
 #include <vector>
 
-#include "optim/adamw_step.h"
+#include "backend/cpu/adamw_step.h"
 #include "runtime/cpu_features.h"
 
 namespace {
 
-namespace od = mixtrain::optim::detail;
+namespace od = mixtrain::backend::cpu::detail;
 namespace rt = mixtrain::runtime;
 
 TEST(AdamWStep, Avx512LoopMatchesPortableLoopBitForBit) {

@@ -22,7 +22,7 @@
 #include "ops/reduce.h"
 #include "ops/shape_ops.h"
 #include "ops/softmax_loss.h"
-#include "kernels/cpu/workspace.h"
+#include "backend/cpu/workspace.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
 #include "tensor/allocator.h"
@@ -234,7 +234,7 @@ namespace {
 // One training-like step over the ops: forward, loss, backward.
 void step(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& img, const Tensor& k,
           const Tensor& gamma, const Tensor& beta, Tensor& rm, Tensor& rv, const Tensor& table, const Tensor& qkv) {
-  Tensor h = ops::linear(x, w1, b1, kernels::cpu::Activation::gelu);
+  Tensor h = ops::linear(x, w1, b1, backend::Activation::gelu);
   h = ops::dropout(ops::layer_norm(h, Tensor(), Tensor()), 0.1, 3);
   Tensor loss = ops::cross_entropy(ops::linear(h, w2), {0, 1, 2, 3, 0, 1, 2, 3});
   Tensor c = ops::conv2d(img, k, Tensor(), 2, 1);
@@ -282,7 +282,7 @@ TEST(tensor_hot_path, NoLargeHeapAllocationPerStep) {
   Tensor gamma = p({8}, 17), beta = p({8}, 18), table = p({10, 16}, 19), qkv = p({2, 2, 16, 8}, 20);
   Tensor rm = Tensor::zeros({8}), rv = Tensor::ones({8});
   auto run = [&] {
-    Tensor h = ops::linear(x, w1, b1, kernels::cpu::Activation::gelu);
+    Tensor h = ops::linear(x, w1, b1, backend::Activation::gelu);
     h = ops::dropout(ops::layer_norm(h, Tensor(), Tensor()), 0.1, 3);
     Tensor loss = ops::mse(ops::linear(h, w2), Tensor::zeros({32, 4}));
     Tensor c = ops::conv2d(img, k, Tensor(), 2, 1);
@@ -305,19 +305,19 @@ TEST(tensor_hot_path, NoLargeHeapAllocationPerStep) {
   // pool thread runs a kernel (one block per thread and slot, ever; scratch_bytes() shows it).
   std::uint64_t growth_blocks = 0;
   for (int i = 0; i < 10; ++i) {
-    const std::size_t scratch0 = kernels::cpu::scratch_bytes();
+    const std::size_t scratch0 = backend::cpu::scratch_bytes();
     g_large_allocs = 0;
     g_count_large = true;
     run();
     g_count_large = false;
     const std::uint64_t n = g_large_allocs.load();
     if (n > 0) {
-      EXPECT_GT(kernels::cpu::scratch_bytes(), scratch0)
+      EXPECT_GT(backend::cpu::scratch_bytes(), scratch0)
           << "step " << i << ": " << n << " heap block(s) of up to " << g_largest.load() << " bytes outside the scratch";
       growth_blocks += n;
     }
   }
-  EXPECT_LE(growth_blocks, static_cast<std::uint64_t>(runtime::num_threads()) * static_cast<int>(kernels::cpu::Scratch::count));
+  EXPECT_LE(growth_blocks, static_cast<std::uint64_t>(runtime::num_threads()) * static_cast<int>(backend::cpu::Scratch::count));
 }
 
 TEST(tensor_allocator, FreedBlocksAreHandedOutAgain) {

@@ -23,7 +23,7 @@ namespace d = train::doctor;
 
 d::Run make_run(const std::string& precision, const std::string& level, int steps, double loss = 2.0) {
   d::Run r;
-  r.config = {{"model", "mlp"}, {"precision", precision}, {"opt_level", level}, {"optimizer", "adamw"}};
+  r.config = train::metrics::config_from_json({{"model", "mlp"}, {"precision", precision}, {"opt_level", level}, {"optimizer", "adamw"}});
   for (int i = 0; i < steps; ++i) {
     d::Point p;
     p.step = i;
@@ -77,7 +77,7 @@ TEST(Doctor, NonFiniteLoss) {
 
 TEST(Doctor, FiniteDivergenceAtExactFactor) {
   auto r = make_run("fp8", "O2", 100, 10.0);  // a falling loss: 10.0, 9.9, ..., 0.1
-  r.config["fp8_format"] = "e4m3";
+  r.config.fp8_format = amp::Fp8Format::e4m3;
   EXPECT_TRUE(d::check_divergence(r).empty());
   // Best 1.0 at step 50, a spike to 5 at step 70, and the last tenth (10 steps) averaging
   // exactly 3x the best: not a finding; a little above: one.
@@ -95,7 +95,7 @@ TEST(Doctor, FiniteDivergenceAtExactFactor) {
   r.points[97].loss = NAN;
   r.points[96].loss = 3.2;
   EXPECT_EQ(d::check_divergence(r).size(), 1u);
-  r.config["precision"] = "bf16";
+  r.config.precision = train::parse_precision("bf16");
   EXPECT_EQ(d::check_divergence(r)[0].recommendation.find("fp8"), std::string::npos);
 }
 
@@ -179,13 +179,13 @@ TEST(Doctor, Fp16FlushThresholdScaleAndMap) {
   r.points[2].acts.clear();
   // Dynamic fp16 at scale 65536 gets "raise the loss scale".
   for (auto& p : r.points) p.loss_scale = 65536;
-  r.config["precision"] = "fp16";
+  r.config.precision = train::parse_precision("fp16");
   f = d::check_fp16_flush(r);
   EXPECT_NE(f[0].recommendation.find("raise the loss scale to 262144"), std::string::npos) << f[0].recommendation;
   // An fp32 run (statistics are "what fp16 would do") and bf16 samples are not diagnosed.
-  r.config["opt_level"] = "O0";
+  r.config.opt_level = amp::OptLevel::O0;
   EXPECT_TRUE(d::check_fp16_flush(r).empty());
-  r.config["opt_level"] = "O2";
+  r.config.opt_level = amp::OptLevel::O2;
   for (auto& p : r.points) p.stats_dtype = "bf16";
   EXPECT_TRUE(d::check_fp16_flush(r).empty());
 }
@@ -219,10 +219,10 @@ TEST(Doctor, LostUpdatesInO3) {
   EXPECT_TRUE(d::check_lost_updates(r).empty());
   // Stochastic rounding and O2 are not diagnosed.
   for (auto& p : r.points) p.loss = 2.0;
-  r.config["precision"] = "bf16-O3-sr";
+  r.config.precision = train::parse_precision("bf16-O3-sr");
   EXPECT_TRUE(d::check_lost_updates(r).empty());
-  r.config["precision"] = "bf16";
-  r.config["opt_level"] = "O2";
+  r.config.precision = train::parse_precision("bf16");
+  r.config.opt_level = amp::OptLevel::O2;
   EXPECT_TRUE(d::check_lost_updates(r).empty());
 }
 
@@ -247,7 +247,7 @@ TEST(Doctor, MemoryNotReducedNamesDominantCategory) {
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].layers, std::vector<std::string>{"weights"});
   EXPECT_NE(f[0].recommendation.find("O2"), std::string::npos);
-  r.config["opt_level"] = "O0";  // fp32 runs are the baseline
+  r.config.opt_level = amp::OptLevel::O0;  // fp32 runs are the baseline
   EXPECT_TRUE(d::check_memory(r, t).empty());
 }
 
@@ -260,7 +260,7 @@ TEST(Doctor, ParsesMetricsAndRejectsCorruptLines) {
       R"("weight_stats":[{"param":"fc1.weight","dtype":"fp16","hist":{"-3":4},"overflow":0,"subnormal":0,"flush":0,"amax":0.2}]})"
       "\n\n");
   const auto r = d::parse_metrics(in, "m");
-  EXPECT_EQ(r.config["precision"], "fp16");
+  EXPECT_EQ(r.config.precision, train::Precision::fp16);
   ASSERT_EQ(r.points.size(), 1u);
   const auto& p = r.points[0];
   EXPECT_TRUE(std::isnan(p.loss));

@@ -1,5 +1,5 @@
 // `mixtrain bench`: performance measurements, one JSON line each. `bench gemm` times
-// kernels::cpu::gemm with A and B stored in one dtype against OpenBLAS sgemm and (when built with
+// the cpu backend's gemm with A and B stored in one dtype against OpenBLAS sgemm and (when built with
 // libdnnl) oneDNN's matmul in the same run; `bench --model` times training steps.
 #include <cstdio>
 #include <functional>
@@ -13,8 +13,8 @@
 #include "onednn_peer.h"
 #include "train/trainer.h"
 #include "train_options.h"
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/gemm_bench.h"
+#include "backend/kernels.h"
+#include "harness/gemm_bench.h"
 #include "numerics/format.h"
 #include "runtime/cpu_features.h"
 #include "runtime/error.h"
@@ -46,7 +46,7 @@ void run_gemm(const GemmArgs& a) {
   const auto t = numerics::parse_dtype(a.dtype);
   check(t && *t != DType::fp64,
         "--dtype: expected fp32, fp16, bf16, e4m3 or e5m2, got '" + a.dtype + "'");
-  // All timings are interleaved round by round (kernels::cpu::compare_gemm) so that load from
+  // All timings are interleaved round by round (bench::compare_gemm) so that load from
   // other processes on a shared machine shifts them alike. The oneDNN peer takes bf16 inputs for
   // 16- and 8-bit dtypes (what PyTorch's autocast runs; oneDNN 2.x has no fp8 matmul here) and
   // f32 inputs otherwise, and f32 inputs for the fp32 comparison.
@@ -57,7 +57,7 @@ void run_gemm(const GemmArgs& a) {
     if (lowp) peer = make_onednn_matmul(a.m, a.n, a.k, true);
   }
   const OnednnPeer* main_peer = lowp ? (peer ? &*peer : nullptr) : (peer32 ? &*peer32 : nullptr);
-  const auto c = kernels::cpu::compare_gemm(a.m, a.n, a.k, *t, a.repeats,
+  const auto c = bench::compare_gemm(a.m, a.n, a.k, *t, a.repeats,
                                             main_peer ? main_peer->run : std::function<void()>{},
                                             peer32 ? peer32->run : std::function<void()>{});
   nlohmann::ordered_json j;
@@ -67,9 +67,9 @@ void run_gemm(const GemmArgs& a) {
   j["k"] = a.k;
   j["dtype"] = std::string(name(*t));
   j["isa_tier"] = std::string(runtime::tier_name(runtime::isa_tier()));
-  j["kernel"] = std::string(kernels::cpu::gemm_kernel_name(kernels::cpu::gemm_kernel_for(*t, *t)));
+  j["kernel"] = std::string(backend::kernels().gemm_kernel_name(*t, *t));
   j["fp32_kernel"] =
-      std::string(kernels::cpu::gemm_kernel_name(kernels::cpu::gemm_kernel_for(DType::fp32, DType::fp32)));
+      std::string(backend::kernels().gemm_kernel_name(DType::fp32, DType::fp32));
   j["threads"] = runtime::num_threads();
   j["repeats"] = a.repeats;
   j["ms"] = c.mixtrain.ms;
@@ -117,7 +117,7 @@ void register_bench(CLI::App& app) {
                                                 "`bench --model M ...` times training steps, `bench gemm` one GEMM");
   bench->require_subcommand(0, 1);
   // bench --model: median ms/step of real training steps (no files written, no evaluation).
-  auto mf = std::make_shared<TrainFlags>();
+  auto mf = std::make_shared<CliTrainFlags>();
   auto profile = std::make_shared<bool>(false);
   add_train_flags(bench, *mf, true);
   bench->add_flag("--profile", *profile,
@@ -127,23 +127,23 @@ void register_bench(CLI::App& app) {
   bench->callback([bench, mf, profile] {
     if (!bench->get_subcommands().empty()) return;  // `bench gemm` ran
     check(bench->count("--model") > 0, "bench: give --model M (or the `gemm` subcommand)");
-    train::TrainConfig& c = mf->cfg;
+    train::RunSpec& c = mf->spec;
     if (!mf->steps && !mf->epochs) c.steps = 20;  // explicit values are range-checked by resolve_flags
     c.quiet = true;
-    const train::ResolvedConfig rc = resolve_flags(*mf);
-    train::TrainOptions topt;
+    const train::ResolvedRun rc = resolve_flags(*mf);
+    train::RunControls topt;
     topt.write_files = false;
     topt.evaluate = false;
-    topt.warmup_steps_excluded = std::min<std::int64_t>(3, rc.cfg.steps / 2);
+    topt.warmup_steps_excluded = std::min<std::int64_t>(3, rc.spec.steps / 2);
     topt.profile = *profile;
     const auto s = train::run_training(rc, topt);
     nlohmann::ordered_json j;
     j["bench"] = "model";
-    j["model"] = rc.cfg.model;
-    j["precision"] = rc.cfg.precision;
+    j["model"] = std::string(train::to_string(rc.spec.model));
+    j["precision"] = std::string(train::to_string(rc.spec.precision));
     j["opt_level"] = std::string(amp::to_string(rc.policy.level));
-    j["batch"] = rc.cfg.batch;
-    j["steps"] = rc.cfg.steps;
+    j["batch"] = rc.spec.batch;
+    j["steps"] = rc.spec.steps;
     j["threads"] = s["threads"];
     j["isa_tier"] = s["isa_tier"];
     j["gemm_flops_by_kernel"] = s["gemm_flops_by_kernel"];

@@ -3,12 +3,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "commands.h"
 #include "io/atomic_file.h"
-#include "io/json_text.h"
+#include "train/metrics.h"
 #include "numerics/stats.h"
 #include "train/report.h"
 #include "train/trainer.h"
@@ -33,59 +32,42 @@ std::string fmt(const char* f, double v) {
 
 std::string mib(double bytes) { return fmt("%.1f MiB", bytes / 1048576.0); }
 
+void add_numerics(train::ReportRun& r, const train::metrics::StepRecord& p) {
+  // The last sample's numerics replace the earlier ones.
+  r.sampled_step = p.step;
+  r.numerics.clear();
+  auto rows = [&](const std::vector<train::metrics::TensorStats>& v, const char* kind) {
+    for (const auto& e : v)
+      r.numerics.push_back({kind, e.param, e.dtype.empty() ? p.stats_dtype : e.dtype, e.amax < 0 ? NAN : e.amax, e.overflow,
+                            e.subnormal, e.flush});
+  };
+  rows(p.weights, "weight");
+  rows(p.grads, "weight grad");
+  rows(p.acts, "activation grad");
+  for (const auto& g : p.grads) {
+    auto& h = r.grad_exponents[g.param];
+    for (const auto& [e, cnt] : g.hist) {
+      const int bin = e - numerics::kHistMinExponent;
+      if (bin >= 0 && bin < numerics::kHistBins) h[static_cast<std::size_t>(bin)] += cnt;
+    }
+  }
+}
+
 // Builds the report's view of one run from its metrics and summary.
 train::ReportRun report_run(const std::string& name, const std::string& dir, const nlohmann::json& summary) {
   train::ReportRun r;
   r.name = name;
-  std::ifstream in(dir + "/metrics.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    const auto j = io::try_parse_json(line);
-    if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) continue;
-    const std::int64_t s = j["step"];
-    if (j.value("type", "") == "precision") {  // an autopilot decision
-      r.precision_events.push_back({s, j.value("layer", ""), j.value("from", ""), j.value("to", "")});
-      continue;
-    }
-    if (j.contains("type") || !j.contains("loss")) continue;
-    if (j["loss"].is_number()) r.train_loss.push_back({s, j["loss"].get<double>()});
-    r.loss_scale.push_back({s, j["loss_scale"].get<double>()});
-    if (j.value("skipped", false)) r.skipped_steps.push_back(s);
-    r.steps = std::max(r.steps, s + 1);
-    if (j.contains("autopilot_probe") && r.initial_precision.empty())
-      for (const auto& [layer, p] : j["autopilot_probe"].items()) r.initial_precision[layer] = p.value("dtype", "");
-    if (j.contains("grad_stats")) {
-      // The last sample's numerics replace the earlier ones.
-      r.sampled_step = s;
-      r.numerics.clear();
-      const std::string grad_dtype = j.value("stats_dtype", "");
-      auto rows = [&](const char* key, const char* kind) {
-        if (!j.contains(key)) return;
-        for (const auto& e : j[key]) {
-          train::NumericsRow row;
-          row.kind = kind;
-          row.tensor = e.value("param", "");
-          row.dtype = e.value("dtype", grad_dtype);
-          row.amax = e["amax"].is_number() ? e["amax"].get<double>() : NAN;
-          row.overflow = e.value("overflow", 0.0);
-          row.subnormal = e.value("subnormal", 0.0);
-          row.flush = e.value("flush", 0.0);
-          r.numerics.push_back(row);
-        }
-      };
-      rows("weight_stats", "weight");
-      rows("grad_stats", "weight grad");
-      rows("act_grad_stats", "activation grad");
-    }
-    if (j.contains("grad_stats"))
-      for (const auto& g : j["grad_stats"]) {
-        auto& h = r.grad_exponents[g["param"].get<std::string>()];
-        for (const auto& [e, cnt] : g["hist"].items()) {
-          const std::optional<int> exponent = numerics::parse_exponent_key(e);
-          if (!exponent) continue;  // not an exponent: not ours
-          const int bin = *exponent - numerics::kHistMinExponent;
-          if (bin >= 0 && bin < numerics::kHistBins && cnt.is_number_unsigned()) h[static_cast<std::size_t>(bin)] += cnt.get<std::uint64_t>();
-        }
-      }
+  const std::string path = dir + "/metrics.jsonl";
+  std::istringstream in(io::read_text_file(path));
+  const train::metrics::MetricsLog log = train::metrics::read_metrics(in, "compare: " + path);
+  for (const auto& e : log.precision_events) r.precision_events.push_back({e.step, e.layer, e.from, e.to});
+  for (const auto& p : log.steps) {
+    if (std::isfinite(p.loss)) r.train_loss.push_back({p.step, p.loss});
+    r.loss_scale.push_back({p.step, p.loss_scale});
+    if (p.skipped) r.skipped_steps.push_back(p.step);
+    r.steps = std::max(r.steps, p.step + 1);
+    if (!p.autopilot_probe.is_null() && r.initial_precision.empty()) r.initial_precision = train::metrics::probe_dtypes(p);
+    if (p.sampled) add_numerics(r, p);
   }
   for (const auto& [k, v] : summary["peak_bytes"].items())
     if (k != "total" && v.is_number_integer() && v.get<std::int64_t>() > 0) r.peak_bytes[k] = v.get<std::int64_t>();
@@ -95,12 +77,12 @@ train::ReportRun report_run(const std::string& name, const std::string& dir, con
 }  // namespace
 
 void register_compare(CLI::App& app) {
-  auto f = std::make_shared<TrainFlags>();
+  auto f = std::make_shared<CliTrainFlags>();
   auto precisions = std::make_shared<std::string>("fp32,fp16,bf16,fp8");
   CLI::App* cmd = app.add_subcommand("compare", "Train the same model in several precisions and write a report");
   add_train_flags(cmd, *f, false);
   cmd->add_option("--precisions", *precisions, "comma-separated: fp32,fp16,bf16,fp8[,fp16-noscale,bf16-O3,...]");
-  cmd->add_option("--out", f->cfg.out_dir, "output directory")->required();
+  cmd->add_option("--out", f->spec.out_dir, "output directory")->required();
   cmd->callback([f, precisions] {
     const auto list = split(*precisions);
     check(!list.empty(), "--precisions is empty");
@@ -108,19 +90,20 @@ void register_compare(CLI::App& app) {
       for (std::size_t j = 0; j < i; ++j)
         check(list[i] != list[j], "--precisions lists '" + list[i] + "' twice (each run writes DIR/<precision>/)");
     // Validate every setting before spending time on the first.
-    std::vector<train::ResolvedConfig> configs;
+    std::vector<train::ResolvedRun> configs;
     for (const auto& p : list) {
-      TrainFlags one = *f;
-      one.cfg.precision = p;
-      one.cfg.out_dir = f->cfg.out_dir + "/" + p;
+      CliTrainFlags one = *f;
+      one.precision = p;
+      one.spec.out_dir = f->spec.out_dir + "/" + p;
       configs.push_back(resolve_flags(one));
     }
     std::vector<nlohmann::json> summaries;
     std::vector<train::ReportRun> runs;
     for (const auto& rc : configs) {
-      std::fprintf(stderr, "== %s (%s)\n", rc.cfg.precision.c_str(), rc.policy.describe().c_str());
+      const std::string precision(train::to_string(rc.spec.precision));
+      std::fprintf(stderr, "== %s (%s)\n", precision.c_str(), rc.policy.describe().c_str());
       summaries.push_back(train::run_training(rc));
-      runs.push_back(report_run(rc.cfg.precision, rc.cfg.out_dir, summaries.back()));
+      runs.push_back(report_run(precision, rc.spec.out_dir, summaries.back()));
     }
     const bool lm = summaries[0].contains("val_loss");
     const char* eval_key = lm ? "val_loss" : "test_loss";
@@ -129,7 +112,7 @@ void register_compare(CLI::App& app) {
     std::printf("%-14s %12s %12s %10s %10s %10s %12s %8s\n", "precision", "train loss", lm ? "val loss" : "test loss",
                 lm ? "" : "accuracy", lm ? "d loss" : "d acc", "ms/step", "peak mem", "skipped");
     train::ReportOptions ropt;
-    ropt.title = "mixtrain compare: " + f->cfg.model;
+    ropt.title = "mixtrain compare: " + f->model;
     ropt.summary_columns = {"final train loss", lm ? "val loss" : "test loss", "accuracy", lm ? "Δ loss vs fp32" : "Δ acc vs fp32",
                             "ms/step", "peak memory", "skipped steps", "final loss scale"};
     nlohmann::json all = nlohmann::json::array();
@@ -155,10 +138,10 @@ void register_compare(CLI::App& app) {
       all.push_back(e);
     }
     const std::string html = train::render_report(runs, ropt);
-    io::write_file_atomic(f->cfg.out_dir + "/report.html", std::as_bytes(std::span(html.data(), html.size())));
+    io::write_file_atomic(f->spec.out_dir + "/report.html", std::as_bytes(std::span(html.data(), html.size())));
     const std::string js = nlohmann::json{{"runs", all}}.dump(2) + "\n";
-    io::write_file_atomic(f->cfg.out_dir + "/summary.json", std::as_bytes(std::span(js.data(), js.size())));
-    std::printf("report: %s/report.html\n", f->cfg.out_dir.c_str());
+    io::write_file_atomic(f->spec.out_dir + "/summary.json", std::as_bytes(std::span(js.data(), js.size())));
+    std::printf("report: %s/report.html\n", f->spec.out_dir.c_str());
   });
 }
 

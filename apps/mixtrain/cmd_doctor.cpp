@@ -20,18 +20,16 @@ void register_doctor(CLI::App& app) {
     namespace d = train::doctor;
     const d::Run run = d::load_run(*dir);
     const auto findings = d::diagnose(run);
-    const auto cfg = [&](const char* k) {
-      if (!run.config.contains(k)) return std::string("?");
-      return run.config[k].is_string() ? run.config[k].get<std::string>() : run.config[k].dump();
-    };
+    // "?" for a setting the metrics do not name (or name in a way this version does not know).
+    const auto named = [](const auto& v) { return v ? std::string(to_string(*v)) : std::string("?"); };
     if (*json) {
       nlohmann::json out{{"run", *dir}, {"finished", run.finished}, {"steps", run.points.size()},
                          {"findings", nlohmann::json::array()}};
       for (const auto& f : findings) out["findings"].push_back(d::to_json(f));
       std::printf("%s\n", out.dump().c_str());
     } else {
-      std::printf("doctor: %s (model %s, precision %s, %s, %zu steps%s)\n", dir->c_str(), cfg("model").c_str(),
-                  cfg("precision").c_str(), cfg("opt_level").c_str(), run.points.size(), run.finished ? "" : ", did not finish");
+      std::printf("doctor: %s (model %s, precision %s, %s, %zu steps%s)\n", dir->c_str(), named(run.config.model).c_str(),
+                  named(run.config.precision).c_str(), named(run.config.opt_level).c_str(), run.points.size(), run.finished ? "" : ", did not finish");
       for (const auto& f : findings) {
         std::printf("\n[%s] %s\n  evidence: %s\n", f.rule.c_str(), f.title.c_str(), f.evidence.c_str());
         if (!f.layers.empty()) {

@@ -80,14 +80,15 @@ void register_eval(CLI::App& app) {
     const nlohmann::json saved = cfg_it == info.end() || cfg_it->is_null() ? nlohmann::json::object() : *cfg_it;
     if (!saved.is_object()) throw Error(where + ": 'config' is not an object");
     const std::string cwhere = where + " config";
-    train::TrainConfig c;
-    c.model = field<std::string>(saved, "model", "mlp", cwhere);
+    train::RunSpec c;
+    c.model = train::model_or_throw(field<std::string>(saved, "model", "mlp", cwhere));
     const std::string trained_on = field<std::string>(saved, "data", "", cwhere);
-    c.data = data->empty() ? trained_on : *data;
+    const std::string data_name = data->empty() ? trained_on : *data;
+    if (!data_name.empty()) c.data = train::data_set_or_throw(data_name, c.model);
     c.data_dir = data_dir->empty() ? field<std::string>(saved, "data_dir", "", cwhere) : *data_dir;
     const std::string saved_path = field<std::string>(saved, "data_path", "", cwhere);
     c.data_path = data_path->empty() ? saved_path : *data_path;
-    if (c.data == "text") {
+    if (c.data == train::DataSet::text) {
       if (c.data_path.empty())
         throw Error(trained_on == "text" ? "eval: this checkpoint was trained on --data text; pass --data-path FILE"
                                          : "eval: --data text needs --data-path FILE");
@@ -100,28 +101,28 @@ void register_eval(CLI::App& app) {
         }
       }
     }
-    c.precision = precision->empty() ? field<std::string>(saved, "precision", "fp32", cwhere) : *precision;
+    c.precision = train::precision_or_throw(precision->empty() ? field<std::string>(saved, "precision", "fp32", cwhere) : *precision);
     if (precision->empty()) {
       // The training policy as it ended: fp8 options, and the precision map the run finished
       // with (an autopilot run's final choice; the user's map otherwise). An autopilot run is
       // evaluated as fp8 with that map: the layers' rungs decide their fp8 state and dtypes.
-      c.fp8_recipe = field<std::string>(saved, "fp8_recipe", c.fp8_recipe, cwhere);
-      c.fp8_format = field<std::string>(saved, "fp8_format", c.fp8_format, cwhere);
+      c.fp8_recipe = train::fp8_recipe_or_throw(field<std::string>(saved, "fp8_recipe", "delayed", cwhere));
+      c.fp8_format = train::fp8_format_or_throw(field<std::string>(saved, "fp8_format", "hybrid", cwhere));
       c.precision_map = field<std::string>(info, "precision_map", field<std::string>(saved, "precision_map", "", cwhere), where);
-      if (c.precision == "auto") c.precision = "fp8";
+      if (c.precision == train::Precision::autopilot) c.precision = train::Precision::fp8;
     }
     c.context = int_field(saved, "context", 128, 2, train::kMaxContext, cwhere);
     c.batch = int_field(saved, "batch", 0, 0, train::kMaxBatch, cwhere);
     c.seed = field<std::uint64_t>(saved, "seed", 0, cwhere);
     c.steps = 1;
-    const train::ResolvedConfig rc = train::resolve(c);
+    const train::ResolvedRun rc = train::resolve(c);
     // make_task checks the map against the model it builds (train::check_precision_map): a
     // stored map that names no layer of it is one error.
     auto task = train::make_task(rc);
     task->model().apply_policy(rc.policy);
     train::load_checkpoint(path, task->model(), nullptr, nullptr);
     const train::EvalResult r = task->evaluate(rc.policy);
-    nlohmann::json out{{"checkpoint", path}, {"model", c.model}, {"precision", c.precision}};
+    nlohmann::json out{{"checkpoint", path}, {"model", std::string(train::to_string(c.model))}, {"precision", std::string(train::to_string(c.precision))}};
     out[task->is_language_model() ? "val_loss" : "test_loss"] = r.loss;
     if (r.accuracy >= 0) out["test_accuracy"] = r.accuracy;
     std::printf("%s\n", out.dump().c_str());

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "commands.h"
-#include "kernels/cpu/gemm.h"
+#include "backend/registry.h"
 #include "runtime/cpu_features.h"
 #include "runtime/error.h"
 
@@ -36,6 +36,13 @@ int report(const char* what, int status) {
 int main(int argc, char** argv) {
   CLI::App app{"mixtrain: mixed-precision training engine"};
   app.require_subcommand(1);
+  // Which backend computes, for every subcommand (backend/registry.h); applied while the
+  // arguments are parsed, before the subcommand runs. The flag wins over MIXTRAIN_BACKEND.
+  app.add_option_function<std::string>(
+         "--backend", [](const std::string& name) { mixtrain::backend::select_backend(name, "--backend"); },
+         "kernels: cpu (default; threads, AVX2/AVX-512 tiers) | reference (scalar loops that check cpu); "
+         "also MIXTRAIN_BACKEND")
+      ->type_name("NAME");
   mixtrain::app::register_convert(app);
   mixtrain::app::register_formats(app);
   mixtrain::app::register_bench(app);
@@ -48,7 +55,8 @@ int main(int argc, char** argv) {
     // The kernel-selection variables are read here, before any work, so that a bad value is
     // one clear error rather than a failure inside a worker thread.
     mixtrain::runtime::isa_tier();
-    mixtrain::kernels::cpu::gemm_kernel_for(mixtrain::DType::fp32, mixtrain::DType::fp32);
+    mixtrain::backend::backend_table("cpu").gemm_kernel_name(mixtrain::DType::fp32, mixtrain::DType::fp32);
+    mixtrain::backend::kernels();  // MIXTRAIN_BACKEND
     app.parse(argc, argv);  // runs the selected subcommand's callback
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help (and friends) print and succeed

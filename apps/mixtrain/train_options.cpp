@@ -9,29 +9,29 @@
 
 namespace mixtrain::app {
 
-void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_precision) {
-  auto& c = f.cfg;
-  cmd->add_option("--model", c.model, "mlp | cnn | resnet | gpt")->required();
-  cmd->add_option("--data", c.data, "fashion-mnist | fortunes | text (default: the model's data set)");
+void add_train_flags(CLI::App* cmd, CliTrainFlags& f, bool with_precision) {
+  auto& c = f.spec;
+  cmd->add_option("--model", f.model, "mlp | cnn | resnet | gpt")->required();
+  cmd->add_option("--data", f.data, "fashion-mnist | fortunes | text (default: the model's data set)");
   cmd->add_option("--data-dir", c.data_dir, "directory of the data set's files (default: the Debian package's)");
   cmd->add_option("--data-path", c.data_path, "a UTF-8 text file for --data text");
   if (with_precision)
-    cmd->add_option("--precision", c.precision, "fp32 | fp16 | bf16 | fp8 | auto (per-layer autopilot) (also fp16-noscale, bf16-O3, bf16-O3-sr)");
+    cmd->add_option("--precision", f.precision, "fp32 | fp16 | bf16 | fp8 | auto (per-layer autopilot) (also fp16-noscale, bf16-O3, bf16-O3-sr)");
   cmd->add_option("--opt-level", f.opt_level, "O0 | O1 | O2 | O3 (default: O0 for fp32, O2 otherwise)");
   cmd->add_option("--epochs", f.epochs, "epochs (classifiers), 1-1000000 (default: 1 unless --steps)");
   cmd->add_option("--steps", f.steps, "optimizer steps, 1-1000000000");
   cmd->add_option("--batch", f.batch, "batch size, 1-1048576 (default 256 images, 128 for resnet / 8 sequences)");
   cmd->add_option("--lr", f.lr, "learning rate, in (0, 1e6] (default 1e-3 AdamW, 0.05 SGD)");
-  cmd->add_option("--optimizer", c.optimizer, "sgd | adamw");
+  cmd->add_option("--optimizer", f.optimizer, "sgd | adamw");
   cmd->add_option("--weight-decay", c.weight_decay, "weight decay (decoupled for AdamW), in [0, 1e6] (default 0)");
-  cmd->add_option("--loss-scale", c.loss_scale, "dynamic | none | VALUE (default: dynamic for fp16, none otherwise)");
+  cmd->add_option("--loss-scale", f.loss_scale, "dynamic | none | VALUE (default: dynamic for fp16, none otherwise)");
   cmd->add_option("--init-scale", c.init_scale, "initial dynamic loss scale, in (0, 1e30] (default 65536)");
   cmd->add_option("--growth-interval", c.growth_interval, "clean steps before the loss scale grows, 1-1000000000 (default 2000)");
-  cmd->add_option("--master", c.master, "master weight dtype: fp32 | fp64");
+  cmd->add_option("--master", f.master, "master weight dtype: fp32 | fp64");
   cmd->add_option("--precision-map", c.precision_map, "per-layer GEMM dtypes, e.g. 'head=fp32,blocks.*.attn=bf16'");
-  cmd->add_option("--fp8-recipe", c.fp8_recipe, "delayed | current");
-  cmd->add_option("--fp8-format", c.fp8_format, "hybrid (E4M3 fwd, E5M2 grads) | e4m3");
-  cmd->add_option("--schedule", c.schedule, "learning-rate schedule: cosine (default; linear warm-up then cosine to 0) | constant");
+  cmd->add_option("--fp8-recipe", f.fp8_recipe, "delayed | current");
+  cmd->add_option("--fp8-format", f.fp8_format, "hybrid (E4M3 fwd, E5M2 grads) | e4m3");
+  cmd->add_option("--schedule", f.schedule, "learning-rate schedule: cosine (default; linear warm-up then cosine to 0) | constant");
   cmd->add_option("--warmup", c.warmup, "warm-up length as a fraction of the run, in [0, 1) (default 0.02)");
   cmd->add_option("--clip", c.clip, "clip the global gradient norm to this value (after unscaling), in [0, 1e30] (default 0: off)");
   cmd->add_option("--accumulate", c.accumulate, "micro-batches per optimizer step, dividing --batch (default 1)");
@@ -54,8 +54,18 @@ void add_train_flags(CLI::App* cmd, TrainFlags& f, bool with_precision) {
   cmd->add_flag("--quiet", c.quiet, "no progress output");
 }
 
-train::ResolvedConfig resolve_flags(const TrainFlags& f) {
-  train::TrainConfig c = f.cfg;
+train::ResolvedRun resolve_flags(const CliTrainFlags& f) {
+  train::RunSpec c = f.spec;
+  // The named choices, each parsed once (the model first: the data set's message names it).
+  c.model = train::model_or_throw(f.model);
+  if (!f.data.empty()) c.data = train::data_set_or_throw(f.data, c.model);
+  c.precision = train::precision_or_throw(f.precision);
+  c.optimizer = train::optimizer_or_throw(f.optimizer);
+  c.schedule = train::schedule_or_throw(f.schedule);
+  c.master = train::master_or_throw(f.master);
+  c.fp8_recipe = train::fp8_recipe_or_throw(f.fp8_recipe);
+  c.fp8_format = train::fp8_format_or_throw(f.fp8_format);
+  if (!f.loss_scale.empty()) c.loss_scale = train::loss_scale_or_throw(f.loss_scale);
   // The flags whose config field reads 0 as "not given": an explicit value must be in range as
   // given (0 included: `--batch 0` is an error, not the default).
   auto take = [](const char* flag, const std::optional<std::int64_t>& v, std::int64_t hi, auto& field) {
@@ -80,13 +90,7 @@ train::ResolvedConfig resolve_flags(const TrainFlags& f) {
     c.stats_every = *f.stats_every;
   }
   c.seed = parse_seed(f.seed);
-  if (!f.opt_level.empty()) {
-    if (f.opt_level == "O0") c.opt_level = amp::OptLevel::O0;
-    else if (f.opt_level == "O1") c.opt_level = amp::OptLevel::O1;
-    else if (f.opt_level == "O2") c.opt_level = amp::OptLevel::O2;
-    else if (f.opt_level == "O3") c.opt_level = amp::OptLevel::O3;
-    else throw Error("--opt-level must be O0, O1, O2 or O3, got '" + f.opt_level + "'");
-  }
+  if (!f.opt_level.empty()) c.opt_level = train::opt_level_or_throw(f.opt_level);
   return train::resolve(c);  // the ranges of the other flags, defaults and combinations
 }
 

@@ -1,34 +1,19 @@
 // GradScaler implementation.
 #include "amp/grad_scaler.h"
 
-#include <atomic>
-#include <cmath>
-
+#include "backend/kernels.h"
 #include "ops/elementwise.h"
 #include "io/json_text.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace mixtrain::amp {
 
 bool all_finite(const std::vector<Tensor>& tensors) {
   for (const Tensor& t : tensors) {
     if (!t.defined()) continue;
-    if (t.dtype() == DType::fp32) {
-      const auto* p = t.data_as<const std::uint32_t>();
-      // Exponent all ones = inf or NaN; checked on the bits so it vectorises, in chunks over
-      // the pool (the check reads every gradient once per step).
-      std::atomic<bool> bad{false};
-      runtime::parallel_for(static_cast<std::size_t>(t.numel()), std::size_t{1} << 16, [&](std::size_t b, std::size_t e) {
-        std::uint32_t any = 0;
-        for (std::size_t i = b; i < e; ++i) any |= ((p[i] & 0x7F800000U) == 0x7F800000U);
-        if (any) bad.store(true, std::memory_order_relaxed);
-      });
-      if (bad.load()) return false;
-    } else {
-      for (float v : t.to_vector())
-        if (!std::isfinite(v)) return false;
-    }
+    // A scaled fp8 tensor is checked on its real values, code / scale, in fp32.
+    const Tensor u = t.scale() == 1.0f || t.dtype() == DType::fp32 ? t : t.to(DType::fp32);
+    if (!backend::kernels().all_finite(u.data(), u.dtype(), static_cast<std::size_t>(u.numel()))) return false;
   }
   return true;
 }

@@ -6,8 +6,8 @@
 
 #include "autograd/grad_info.h"
 #include "autograd/profiler.h"
+#include "backend/kernels.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace mixtrain {
 namespace autograd {
@@ -28,14 +28,8 @@ Tensor accumulate(const Tensor& a, const Tensor& b) {
   const DType ad = a.dtype() == DType::fp64 || b.dtype() == DType::fp64 ? DType::fp64 : DType::fp32;
   Tensor out = a.to(ad);
   const Tensor bc = b.dtype() == ad && b.scale() == 1.0f ? b : b.to(ad);
-  const auto n = static_cast<std::size_t>(out.numel());
-  auto add_into = [n]<typename T>(T* o, const T* p) {
-    runtime::parallel_for(n, std::size_t{1} << 15, [&](std::size_t lo, std::size_t hi) {
-      for (std::size_t i = lo; i < hi; ++i) o[i] += p[i];
-    });
-  };
-  if (ad == DType::fp64) add_into(out.data_as<double>(), bc.data_as<double>());
-  else add_into(out.data_as<float>(), bc.data_as<float>());
+  if (ad == DType::fp64) backend::kernels().f64.accumulate(out.data_as<double>(), bc.data_as<double>(), out.numel());
+  else backend::kernels().f32.accumulate(out.data_as<float>(), bc.data_as<float>(), out.numel());
   return out;
 }
 

@@ -23,7 +23,7 @@ CNN::CNN(const CNNOptions& o) : opt_(o) {
   features_->add(std::make_unique<MaxPool2d>(Pool2dOptions{.kernel = 2}));
   fc_ = register_module("fc", std::make_unique<Linear>(LinearOptions{
                                   .in = o.channels2 * side_ * side_, .out = o.hidden, .bias = true,
-                                  .activation = kernels::cpu::Activation::relu, .seed = derive_seed(o.seed, 7)}));
+                                  .activation = backend::Activation::relu, .seed = derive_seed(o.seed, 7)}));
   head_ = register_module("head", std::make_unique<Linear>(LinearOptions{
                                       .in = o.hidden, .out = o.classes, .seed = derive_seed(o.seed, 9)}));
 }

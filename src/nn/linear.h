@@ -8,7 +8,7 @@
 
 #include "amp/autopilot.h"
 #include "amp/fp8_scaling.h"
-#include "kernels/cpu/bias_act.h"
+#include "backend/types.h"
 #include "nn/module.h"
 
 namespace mixtrain::nn {
@@ -16,7 +16,7 @@ namespace mixtrain::nn {
 struct LinearOptions {
   std::int64_t in = 0, out = 0;
   bool bias = true;
-  kernels::cpu::Activation activation = kernels::cpu::Activation::identity;
+  backend::Activation activation = backend::Activation::identity;
   std::uint64_t seed = 0;  // initialisation: U(-1/sqrt(in), 1/sqrt(in)) as PyTorch
 };
 

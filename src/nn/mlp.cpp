@@ -10,7 +10,7 @@ MLP::MLP(const MLPOptions& o) {
   for (std::size_t i = 0; i + 1 < o.sizes.size(); ++i) {
     const bool last = i + 2 == o.sizes.size();
     LinearOptions lo{o.sizes[i], o.sizes[i + 1], true,
-                     last ? kernels::cpu::Activation::identity : kernels::cpu::Activation::relu, o.seed * 7919 + i};
+                     last ? backend::Activation::identity : backend::Activation::relu, o.seed * 7919 + i};
     layers_.push_back(register_module("fc" + std::to_string(i + 1), std::make_unique<Linear>(lo)));
   }
 }

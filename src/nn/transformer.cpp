@@ -12,7 +12,7 @@ FeedForward::FeedForward(const FeedForwardOptions& o) {
   const std::int64_t hidden = o.expansion * o.width;
   fc_ = register_module("fc", std::make_unique<Linear>(LinearOptions{
                                   .in = o.width, .out = hidden, .bias = o.bias,
-                                  .activation = kernels::cpu::Activation::gelu, .seed = derive_seed(o.seed, 1)}));
+                                  .activation = backend::Activation::gelu, .seed = derive_seed(o.seed, 1)}));
   proj_ = register_module("proj", std::make_unique<Linear>(LinearOptions{
                                       .in = hidden, .out = o.width, .bias = o.bias, .seed = derive_seed(o.seed, 2)}));
 }

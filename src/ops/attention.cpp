@@ -1,64 +1,32 @@
-// causal_self_attention over kernels/cpu/attention.h. The (B, H, T, T) probabilities and the
-// backward's dscores workspace are tensors, so they come from the caching allocator and the
-// ledger sees them.
+// causal_self_attention over the backend's attention kernels (backend/kernels.h). The
+// (B, H, T, T) probabilities and the backward's dscores workspace are tensors, so they come from
+// the caching allocator and the ledger sees them.
 #include "ops/attention.h"
 
-#include <algorithm>
-#include <vector>
-
 #include "autograd/grad_info.h"
-#include "kernels/cpu/attention.h"
+#include "backend/kernels.h"
 #include "ops/common.h"
-#include "numerics/convert.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace mixtrain::ops {
 namespace {
 
-// Copies between the (B, T, G*H*D) row layout (G groups of heads side by side: G = 3 for qkv,
-// 1 for the merged output) and G slabs of (B*H, T, D), converting dtypes on the way: to_heads
-// decodes rows of `src` (any dtype) into fp32/fp64 slabs, from_heads encodes slabs into rows. One
-// conversion call per (b, t) row (the head pieces are D elements, too short to convert one by
-// one), rows in parallel.
+// The (B, T, G*H*D) row layout (G groups of heads side by side: G = 3 for qkv, 1 for the merged
+// output) to G slabs of (B*H, T, D) in U = fp32/fp64, decoding rows of any dtype, and back.
 template <typename U>
 void to_heads(U* slabs, const Tensor& rows, std::int64_t B, std::int64_t T, std::int64_t G, std::int64_t H,
               std::int64_t D) {
-  const std::size_t es = rows.element_size();
-  const auto* src = static_cast<const unsigned char*>(rows.data());
-  const std::int64_t width = G * H * D, slab = B * H * T * D;
-  runtime::parallel_for(static_cast<std::size_t>(B * T), 64, [&](std::size_t lo, std::size_t hi) {
-    std::vector<U> buf(static_cast<std::size_t>(width));
-    for (std::size_t r = lo; r < hi; ++r) {
-      const auto bt = static_cast<std::int64_t>(r), b = bt / T, t = bt % T;
-      const U* row = numerics::decoded(buf.data(), src + static_cast<std::size_t>(bt * width) * es, rows.dtype(),
-                                       buf.size());
-      for (std::int64_t g = 0; g < G; ++g)
-        for (std::int64_t h = 0; h < H; ++h)
-          std::copy_n(row + (g * H + h) * D, D, slabs + g * slab + ((b * H + h) * T + t) * D);
-    }
-  });
+  const auto& k = backend::kernels();
+  if constexpr (sizeof(U) == 8) k.to_heads_f64(slabs, rows.data(), rows.dtype(), B, T, G, H, D);
+  else k.to_heads_f32(slabs, rows.data(), rows.dtype(), B, T, G, H, D);
 }
 
 template <typename U>
 void from_heads(Tensor& rows, const U* slabs, std::int64_t B, std::int64_t T, std::int64_t G, std::int64_t H,
                 std::int64_t D) {
-  const std::size_t es = rows.element_size();
-  auto* dst = static_cast<unsigned char*>(rows.data());
-  const std::int64_t width = G * H * D, slab = B * H * T * D;
-  runtime::parallel_for(static_cast<std::size_t>(B * T), 64, [&](std::size_t lo, std::size_t hi) {
-    std::vector<U> buf(static_cast<std::size_t>(width));
-    const bool same = rows.dtype() == dtype_of<U>();  // then written in place, no conversion
-    for (std::size_t r = lo; r < hi; ++r) {
-      const auto bt = static_cast<std::int64_t>(r), b = bt / T, t = bt % T;
-      unsigned char* p = dst + static_cast<std::size_t>(bt * width) * es;
-      U* row = same ? reinterpret_cast<U*>(p) : buf.data();
-      for (std::int64_t g = 0; g < G; ++g)
-        for (std::int64_t h = 0; h < H; ++h)
-          std::copy_n(slabs + g * slab + ((b * H + h) * T + t) * D, D, row + (g * H + h) * D);
-      if (!same) numerics::encode(p, rows.dtype(), buf.data(), buf.size());
-    }
-  });
+  const auto& k = backend::kernels();
+  if constexpr (sizeof(U) == 8) k.from_heads_f64(rows.data(), rows.dtype(), slabs, B, T, G, H, D);
+  else k.from_heads_f32(rows.data(), rows.dtype(), slabs, B, T, G, H, D);
 }
 
 }  // namespace
@@ -85,8 +53,8 @@ Tensor causal_self_attention(const Tensor& q0, const Tensor& k0, const Tensor& v
   {
     Tensor att = workspace_att();
     dispatch(ct, [&]<typename U>() {
-      kernels::cpu::attention_forward<U>(y.data_as<U>(), att.data_as<U>(), qc.data_as<U>(), kc.data_as<U>(), vc.data_as<U>(),
-                                         B, H, T, D);
+      backend::real<U>().attention_forward(y.data_as<U>(), att.data_as<U>(), qc.data_as<U>(), kc.data_as<U>(), vc.data_as<U>(),
+                                           B, H, T, D);
     });
   }
   Tensor r = as_dtype(y, od);
@@ -96,10 +64,10 @@ Tensor causal_self_attention(const Tensor& q0, const Tensor& k0, const Tensor& v
       Tensor dq = Tensor::empty(q.shape(), ct), dk = Tensor::empty(q.shape(), ct), dv = Tensor::empty(q.shape(), ct);
       Tensor att = workspace_att(), datt = workspace_att();
       dispatch(ct, [&]<typename U>() {
-        kernels::cpu::attention_probs<U>(att.data_as<U>(), qc2.data_as<U>(), kc2.data_as<U>(), B, H, T, D);
-        kernels::cpu::attention_backward<U>(dq.data_as<U>(), dk.data_as<U>(), dv.data_as<U>(), datt.data_as<U>(),
-                                            gc.data_as<U>(), qc2.data_as<U>(), kc2.data_as<U>(), vc2.data_as<U>(),
-                                            att.data_as<U>(), B, H, T, D);
+        backend::real<U>().attention_probs(att.data_as<U>(), qc2.data_as<U>(), kc2.data_as<U>(), B, H, T, D);
+        backend::real<U>().attention_backward(dq.data_as<U>(), dk.data_as<U>(), dv.data_as<U>(), datt.data_as<U>(),
+                                              gc.data_as<U>(), qc2.data_as<U>(), kc2.data_as<U>(), vc2.data_as<U>(),
+                                              att.data_as<U>(), B, H, T, D);
       });
       return {q.requires_grad() ? dq : Tensor(), k.requires_grad() ? dk : Tensor(), v.requires_grad() ? dv : Tensor()};
     });
@@ -126,7 +94,7 @@ Tensor causal_self_attention_qkv(const Tensor& qkv0, std::int64_t H, std::option
     Tensor heads = workspace({3, B, H, T, D}, ct), y = workspace({B, H, T, D}, ct), att = workspace({B, H, T, T}, ct);
     U* q = heads.data_as<U>();
     to_heads(q, qkv, B, T, 3, H, D);
-    kernels::cpu::attention_forward<U>(y.data_as<U>(), att.data_as<U>(), q, q + slab, q + 2 * slab, B, H, T, D);
+    backend::real<U>().attention_forward(y.data_as<U>(), att.data_as<U>(), q, q + slab, q + 2 * slab, B, H, T, D);
     from_heads(r, y.data_as<const U>(), B, T, 1, H, D);
   });
   if (autograd::any_requires_grad({&qkv})) {
@@ -140,9 +108,9 @@ Tensor causal_self_attention_qkv(const Tensor& qkv0, std::int64_t H, std::option
         U* dq = grads.data_as<U>();
         to_heads(q, qkv, B, T, 3, H, D);
         to_heads(gy.data_as<U>(), g, B, T, 1, H, D);
-        kernels::cpu::attention_probs<U>(att.data_as<U>(), q, q + slab, B, H, T, D);
-        kernels::cpu::attention_backward<U>(dq, dq + slab, dq + 2 * slab, datt.data_as<U>(), gy.data_as<const U>(), q,
-                                            q + slab, q + 2 * slab, att.data_as<const U>(), B, H, T, D);
+        backend::real<U>().attention_probs(att.data_as<U>(), q, q + slab, B, H, T, D);
+        backend::real<U>().attention_backward(dq, dq + slab, dq + 2 * slab, datt.data_as<U>(), gy.data_as<const U>(), q,
+                                              q + slab, q + 2 * slab, att.data_as<const U>(), B, H, T, D);
         from_heads(dqkv, grads.data_as<const U>(), B, T, 3, H, D);
       });
       return {dqkv};

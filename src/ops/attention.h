@@ -1,4 +1,4 @@
-// Causal self-attention op (kernels/cpu/attention.h) on per-head tensors: the scaled dot
+// Causal self-attention op (the backend's attention family) on per-head tensors: the scaled dot
 // product, causal mask, softmax and weighted sum of values, as one differentiable op. The QKV
 // projections and the head split/merge are the caller's (linear, reshape, permute).
 #pragma once

@@ -1,14 +1,11 @@
-// batch_norm over kernels/cpu/batchnorm.h; the eval-mode backward (an affine map per channel)
-// is a small loop here since the kernels only differentiate the training forward.
+// batch_norm over the backend's batch-norm kernels (backend/kernels.h): batch statistics in
+// training mode, the running ones (fixed, so the backward is an affine map) in evaluation mode.
 #include "ops/batch_norm.h"
 
-#include <cmath>
-
 #include "autograd/grad_info.h"
-#include "kernels/cpu/batchnorm.h"
+#include "backend/kernels.h"
 #include "ops/common.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace mixtrain::ops {
 
@@ -46,11 +43,11 @@ Tensor batch_norm(const Tensor& x0, const Tensor& gamma0, const Tensor& beta0, c
     mean = Tensor::empty({C}, ct);
     rstd = Tensor::empty({C}, ct);
     dispatch(ct, [&]<typename T>() {
-      kernels::cpu::batch_norm_forward_train<T>(y.data_as<T>(), mean.data_as<T>(), rstd.data_as<T>(),
-                                                rm.defined() ? rm.data_as<T>() : nullptr, rv.defined() ? rv.data_as<T>() : nullptr,
-                                                xc.data_as<T>(), gc.defined() ? gc.data_as<T>() : nullptr,
-                                                bc.defined() ? bc.data_as<T>() : nullptr, N, C, HW,
-                                                static_cast<T>(momentum), static_cast<T>(eps));
+      backend::real<T>().batch_norm_forward_train(y.data_as<T>(), mean.data_as<T>(), rstd.data_as<T>(),
+                                                  rm.defined() ? rm.data_as<T>() : nullptr, rv.defined() ? rv.data_as<T>() : nullptr,
+                                                  xc.data_as<T>(), gc.defined() ? gc.data_as<T>() : nullptr,
+                                                  bc.defined() ? bc.data_as<T>() : nullptr, N, C, HW,
+                                                  static_cast<T>(momentum), static_cast<T>(eps));
     });
     // Tensors are handles: a copy shares the buffer's storage, so writing through it updates the
     // caller's running statistics.
@@ -58,18 +55,16 @@ Tensor batch_norm(const Tensor& x0, const Tensor& gamma0, const Tensor& beta0, c
     if (rv.defined() && rv.storage_id() != running_var.storage_id()) Tensor(running_var).copy_from(rv);
   } else {
     dispatch(ct, [&]<typename T>() {
-      kernels::cpu::batch_norm_forward_eval<T>(y.data_as<T>(), xc.data_as<T>(), gc.defined() ? gc.data_as<T>() : nullptr,
-                                               bc.defined() ? bc.data_as<T>() : nullptr, rm.data_as<T>(), rv.data_as<T>(), N, C,
-                                               HW, static_cast<T>(eps));
+      backend::real<T>().batch_norm_forward_eval(y.data_as<T>(), xc.data_as<T>(), gc.defined() ? gc.data_as<T>() : nullptr,
+                                                 bc.defined() ? bc.data_as<T>() : nullptr, rm.data_as<T>(), rv.data_as<T>(), N, C,
+                                                 HW, static_cast<T>(eps));
     });
     // Eval is affine per channel: y = x * a + c with a = gamma * rstd; the backward needs mean
     // and rstd of the running statistics, as of this call (later updates must not leak in).
     mean = rm.storage_id() == running_mean.storage_id() ? rm.clone() : rm;
     rstd = Tensor::empty({C}, ct);
     dispatch(ct, [&]<typename T>() {
-      const T* v = rv.data_as<T>();
-      T* r = rstd.data_as<T>();
-      for (std::int64_t c = 0; c < C; ++c) r[c] = T(1) / std::sqrt(v[c] + static_cast<T>(eps));
+      backend::real<T>().batch_norm_inv_std(rstd.data_as<T>(), rv.data_as<T>(), C, static_cast<T>(eps));
     });
   }
   Tensor r = as_dtype(y, od);
@@ -82,38 +77,16 @@ Tensor batch_norm(const Tensor& x0, const Tensor& gamma0, const Tensor& beta0, c
       Tensor db = has_b ? Tensor::empty({C}, ct) : Tensor();
       dispatch(ct, [&]<typename T>() {
         if (training) {
-          kernels::cpu::batch_norm_backward<T>(dx.data_as<T>(), dg.defined() ? dg.data_as<T>() : nullptr,
-                                               db.defined() ? db.data_as<T>() : nullptr, gcv.data_as<T>(), xc2.data_as<T>(),
-                                               mean.data_as<T>(), rstd.data_as<T>(), gc.defined() ? gc.data_as<T>() : nullptr,
-                                               N, C, HW);
+          backend::real<T>().batch_norm_backward(dx.data_as<T>(), dg.defined() ? dg.data_as<T>() : nullptr,
+                                                 db.defined() ? db.data_as<T>() : nullptr, gcv.data_as<T>(), xc2.data_as<T>(),
+                                                 mean.data_as<T>(), rstd.data_as<T>(), gc.defined() ? gc.data_as<T>() : nullptr,
+                                                 N, C, HW);
           return;
         }
-        const T* go = gcv.data_as<T>();
-        const T* xv = xc2.data_as<T>();
-        const T* m = mean.data_as<T>();
-        const T* rs = rstd.data_as<T>();
-        const T* ga = gc.defined() ? gc.data_as<T>() : nullptr;
-        T* pdx = dx.data_as<T>();
-        T* pdg = dg.defined() ? dg.data_as<T>() : nullptr;
-        T* pdb = db.defined() ? db.data_as<T>() : nullptr;
-        // One channel per task: each channel's sums run in a fixed order (deterministic).
-        runtime::parallel_for(static_cast<std::size_t>(C), 1, [&](std::size_t b, std::size_t e) {
-          for (std::size_t cu = b; cu < e; ++cu) {
-            const auto c = static_cast<std::int64_t>(cu);
-            const T a = (ga ? ga[c] : T(1)) * rs[c];
-            T sg = 0, sgx = 0;
-            for (std::int64_t n = 0; n < N; ++n) {
-              const std::int64_t base = (n * C + c) * HW;
-              for (std::int64_t i = base; i < base + HW; ++i) {
-                pdx[i] = go[i] * a;
-                sg += go[i];
-                sgx += go[i] * (xv[i] - m[c]) * rs[c];
-              }
-            }
-            if (pdg) pdg[c] = sgx;
-            if (pdb) pdb[c] = sg;
-          }
-        });
+        backend::real<T>().batch_norm_backward_frozen(dx.data_as<T>(), dg.defined() ? dg.data_as<T>() : nullptr,
+                                                      db.defined() ? db.data_as<T>() : nullptr, gcv.data_as<T>(),
+                                                      xc2.data_as<T>(), mean.data_as<T>(), rstd.data_as<T>(),
+                                                      gc.defined() ? gc.data_as<T>() : nullptr, N, C, HW);
       });
       return {dx, dg, db};
     });

@@ -1,4 +1,4 @@
-// Batch normalisation op (kernels/cpu/batchnorm.h) for (N, C, ...) tensors: training mode with
+// Batch normalisation op (the backend's norm family) for (N, C, ...) tensors: training mode with
 // batch statistics and an in-place running-statistics update, eval mode with the running
 // statistics. An fp32 op: statistics are computed in fp32 (fp64 for fp64 inputs) whatever x's
 // dtype; the output is written in `out` (default: x's dtype after autocast).

@@ -3,16 +3,15 @@
 #include "ops/conv_pool.h"
 
 #include "autograd/grad_info.h"
-#include "kernels/cpu/conv.h"
-#include "kernels/cpu/pool.h"
+#include "backend/kernels.h"
 #include "ops/common.h"
 #include "runtime/error.h"
 
 namespace mixtrain::ops {
 namespace {
 
-using kernels::cpu::Conv2dShape;
-using kernels::cpu::Pool2dShape;
+using backend::Conv2dShape;
+using backend::Pool2dShape;
 
 Pool2dShape pool_shape(const char* name, const Tensor& x, std::int64_t k, std::int64_t stride, std::int64_t pad) {
   check(x.dim() == 4, std::string(name) + ": input must be (N, C, H, W), got " + to_string(x.shape()));
@@ -47,7 +46,7 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b, std::int64_t 
   const Tensor xc = as_dtype(x, ct), wc = as_dtype(w, ct), bc = b.defined() ? as_dtype(b, ct) : Tensor();
   Tensor y = Tensor::empty({s.N, s.OC, s.oh(), s.ow()}, ct);
   dispatch(ct, [&]<typename T>() {
-    kernels::cpu::conv2d_forward<T>(y.data_as<T>(), xc.data_as<T>(), wc.data_as<T>(),
+    backend::real<T>().conv2d_forward(y.data_as<T>(), xc.data_as<T>(), wc.data_as<T>(),
                                     bc.defined() ? bc.data_as<T>() : nullptr, s);
   });
   Tensor r = as_dtype(y, od);
@@ -60,7 +59,7 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b, std::int64_t 
       Tensor dw = w.requires_grad() ? Tensor::empty(w.shape(), ct) : Tensor();
       Tensor db = b.defined() && b.requires_grad() ? Tensor::empty(b.shape(), ct) : Tensor();
       dispatch(ct, [&]<typename T>() {
-        kernels::cpu::conv2d_backward<T>(dx.defined() ? dx.data_as<T>() : nullptr, dw.defined() ? dw.data_as<T>() : nullptr,
+        backend::real<T>().conv2d_backward(dx.defined() ? dx.data_as<T>() : nullptr, dw.defined() ? dw.data_as<T>() : nullptr,
                                          db.defined() ? db.data_as<T>() : nullptr, gc.data_as<T>(), xc2.data_as<T>(),
                                          wc2.data_as<T>(), s);
       });
@@ -82,14 +81,14 @@ Tensor max_pool2d(const Tensor& x0, std::int64_t k, std::int64_t stride, std::in
   // allocator and the ledger sees them; they are never read as floating values.
   Tensor argmax = Tensor::empty(os, DType::fp64);
   auto* idx = static_cast<std::int64_t*>(argmax.data());
-  dispatch(ct, [&]<typename T>() { kernels::cpu::max_pool2d_forward<T>(y.data_as<T>(), idx, xc.data_as<T>(), s); });
+  dispatch(ct, [&]<typename T>() { backend::real<T>().max_pool2d_forward(y.data_as<T>(), idx, xc.data_as<T>(), s); });
   Tensor r = as_dtype(y, od);
   if (autograd::any_requires_grad({&x})) {
     autograd::record(r, "max_pool2d", {x}, [argmax, s, ct, xs = x.shape()](const Tensor& g) -> std::vector<Tensor> {
       const Tensor gc = as_dtype(g, ct);
       Tensor dx = Tensor::empty(xs, ct);
       dispatch(ct, [&]<typename T>() {
-        kernels::cpu::max_pool2d_backward<T>(dx.data_as<T>(), gc.data_as<T>(),
+        backend::real<T>().max_pool2d_backward(dx.data_as<T>(), gc.data_as<T>(),
                                              static_cast<const std::int64_t*>(argmax.data()), s);
       });
       return {dx};
@@ -105,14 +104,14 @@ Tensor avg_pool2d(const Tensor& x0, std::int64_t k, std::int64_t stride, std::in
   const DType ct = compute_dtype({x.dtype(), od});
   const Tensor xc = as_dtype(x, ct);
   Tensor y = Tensor::empty({s.N, s.C, s.oh(), s.ow()}, ct);
-  dispatch(ct, [&]<typename T>() { kernels::cpu::avg_pool2d_forward<T>(y.data_as<T>(), xc.data_as<T>(), s); });
+  dispatch(ct, [&]<typename T>() { backend::real<T>().avg_pool2d_forward(y.data_as<T>(), xc.data_as<T>(), s); });
   Tensor r = as_dtype(y, od);
   if (autograd::any_requires_grad({&x})) {
     // The backward needs only the shape: nothing of x is saved beyond the node's input slot.
     autograd::record(r, "avg_pool2d", {x}, [s, ct, xs = x.shape()](const Tensor& g) -> std::vector<Tensor> {
       const Tensor gc = as_dtype(g, ct);
       Tensor dx = Tensor::empty(xs, ct);
-      dispatch(ct, [&]<typename T>() { kernels::cpu::avg_pool2d_backward<T>(dx.data_as<T>(), gc.data_as<T>(), s); });
+      dispatch(ct, [&]<typename T>() { backend::real<T>().avg_pool2d_backward(dx.data_as<T>(), gc.data_as<T>(), s); });
       return {dx};
     });
   }

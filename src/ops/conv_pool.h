@@ -1,4 +1,4 @@
-// Convolution and pooling ops over NCHW tensors (kernels/cpu/conv.h, pool.h): conv2d is a GEMM
+// Convolution and pooling ops over NCHW tensors (the backend's conv and pool families): conv2d is a GEMM
 // op (im2col + GEMM, fp32 accumulation; "lower" under autocast, named "conv2d"), max_pool2d and
 // avg_pool2d are window ops. Each reads any floating dtype, computes in fp32 (fp64 when an input
 // is fp64) and writes `out` (default: x's dtype after autocast) rounded to nearest even.

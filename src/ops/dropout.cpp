@@ -1,4 +1,4 @@
-// dropout over kernels/cpu/dropout.h. The backward re-derives the mask from (seed, offset) by
+// dropout over the backend's dropout family. The backward re-derives the mask from (seed, offset) by
 // running the forward kernel on the gradient: mask ? g / (1 - p) : 0 is exactly dropout_backward,
 // and no n-byte mask has to live from the forward to the backward.
 #include "ops/dropout.h"
@@ -6,7 +6,7 @@
 #include <string>
 
 #include "autograd/grad_info.h"
-#include "kernels/cpu/dropout.h"
+#include "backend/kernels.h"
 #include "ops/common.h"
 #include "ops/elementwise.h"
 #include "runtime/error.h"
@@ -23,7 +23,7 @@ Tensor dropout(const Tensor& x0, double p, std::uint64_t seed, std::uint64_t off
   const Tensor xc = as_dtype(x, ct);
   Tensor y = Tensor::empty(x.shape(), ct);
   dispatch(ct, [&]<typename T>() {
-    kernels::cpu::dropout_forward<T>(y.data_as<T>(), nullptr, xc.data_as<T>(), x.numel(), p, seed, offset);
+    backend::real<T>().dropout_forward(y.data_as<T>(), nullptr, xc.data_as<T>(), x.numel(), p, seed, offset);
   });
   Tensor r = as_dtype(y, od);
   if (autograd::any_requires_grad({&x})) {
@@ -31,7 +31,7 @@ Tensor dropout(const Tensor& x0, double p, std::uint64_t seed, std::uint64_t off
       const Tensor gc = as_dtype(g, ct);
       Tensor dx = Tensor::empty(g.shape(), ct);
       dispatch(ct, [&]<typename T>() {
-        kernels::cpu::dropout_forward<T>(dx.data_as<T>(), nullptr, gc.data_as<T>(), g.numel(), p, seed, offset);
+        backend::real<T>().dropout_forward(dx.data_as<T>(), nullptr, gc.data_as<T>(), g.numel(), p, seed, offset);
       });
       return {dx};
     });

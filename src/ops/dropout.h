@@ -1,4 +1,4 @@
-// Seeded inverted dropout (kernels/cpu/dropout.h): the keep mask is a counter-based hash of
+// Seeded inverted dropout (the backend's dropout family, backend/kernels.h): the keep mask is a counter-based hash of
 // (seed, offset + i), so it is reproducible, independent of threads, and recomputed in the
 // backward instead of stored.
 #pragma once

@@ -1,89 +1,17 @@
-// Elementwise kernels over contiguous compute-dtype buffers. Binary ops take fast paths for equal
-// shapes, scalars and row broadcasting (bias), and a general strided walk otherwise.
+// Elementwise ops over the backend's elementwise kernels (backend/kernels.h), in the compute
+// dtype; same-shape fp32 operands take the fused mixed-dtype kernel.
 #include "ops/elementwise.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "autograd/grad_info.h"
-#include "kernels/cpu/bias_act.h"
+#include "backend/kernels.h"
 #include "numerics/convert.h"
 #include "ops/common.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace mixtrain::ops {
 namespace {
 
-enum class Bin { add, sub, mul, div };
-
-template <typename T>
-inline T apply(Bin op, T a, T b) {
-  switch (op) {
-    case Bin::add: return a + b;
-    case Bin::sub: return a - b;
-    case Bin::mul: return a * b;
-    case Bin::div: return a / b;
-  }
-  return a;
-}
-
-template <typename T, Bin op>
-void binary_loop(T* o, const T* a, const Shape& as, const T* b, const Shape& bs, const Shape& os) {
-  const std::int64_t n = numel(os), na = numel(as), nb = numel(bs);
-  constexpr std::size_t kGrain = 1 << 15;
-  if (na == n && nb == n) {
-    runtime::parallel_for(static_cast<std::size_t>(n), kGrain, [&](std::size_t s, std::size_t e) {
-      for (std::size_t i = s; i < e; ++i) o[i] = apply(op, a[i], b[i]);
-    });
-    return;
-  }
-  if (na == n && nb == 1) {
-    const T bv = b[0];
-    for (std::int64_t i = 0; i < n; ++i) o[i] = apply(op, a[i], bv);
-    return;
-  }
-  if (na == n && nb > 0 && n % nb == 0 && bs.size() <= os.size() &&
-      std::equal(bs.begin(), bs.end(), os.end() - static_cast<std::ptrdiff_t>(bs.size()))) {
-    // b broadcasts over leading dims only: (…, C) op (C).
-    runtime::parallel_for(static_cast<std::size_t>(n / nb), 64, [&](std::size_t s, std::size_t e) {
-      for (std::size_t r = s; r < e; ++r)
-        for (std::int64_t c = 0; c < nb; ++c) {
-          const std::size_t i = r * static_cast<std::size_t>(nb) + static_cast<std::size_t>(c);
-          o[i] = apply(op, a[i], b[c]);
-        }
-    });
-    return;
-  }
-  // General: strides with 0 on broadcast dimensions.
-  const std::size_t nd = os.size();
-  auto strides = [&](const Shape& s) {
-    std::vector<std::int64_t> st(nd, 0);
-    std::int64_t acc = 1;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      const std::size_t d = nd - 1 - i;
-      const std::int64_t dim = s[s.size() - 1 - i];
-      st[d] = dim == 1 ? 0 : acc;
-      acc *= dim;
-    }
-    return st;
-  };
-  const auto sa = strides(as), sb = strides(bs);
-  std::vector<std::int64_t> idx(nd, 0);
-  std::int64_t ia = 0, ib = 0;
-  for (std::int64_t k = 0; k < n; ++k) {
-    o[k] = apply(op, a[ia], b[ib]);
-    for (std::size_t d = nd; d-- > 0;) {
-      ++idx[d];
-      ia += sa[d];
-      ib += sb[d];
-      if (idx[d] < os[d]) break;
-      ia -= sa[d] * idx[d];
-      ib -= sb[d] * idx[d];
-      idx[d] = 0;
-    }
-  }
-}
+using Bin = backend::BinaryOp;
 
 // Raw binary op in compute dtype ct, result in compute dtype (no autograd).
 Tensor binary_raw(Bin op, const Tensor& a, const Tensor& b, DType ct) {
@@ -91,47 +19,18 @@ Tensor binary_raw(Bin op, const Tensor& a, const Tensor& b, DType ct) {
   const Tensor ac = as_dtype(a, ct), bc = as_dtype(b, ct);
   Tensor o = Tensor::empty(os, ct);
   dispatch(ct, [&]<typename T>() {
-    const T* pa = ac.data_as<T>();
-    const T* pb = bc.data_as<T>();
-    T* po = o.data_as<T>();
-    switch (op) {
-      case Bin::add: binary_loop<T, Bin::add>(po, pa, a.shape(), pb, b.shape(), os); break;
-      case Bin::sub: binary_loop<T, Bin::sub>(po, pa, a.shape(), pb, b.shape(), os); break;
-      case Bin::mul: binary_loop<T, Bin::mul>(po, pa, a.shape(), pb, b.shape(), os); break;
-      case Bin::div: binary_loop<T, Bin::div>(po, pa, a.shape(), pb, b.shape(), os); break;
-    }
+    backend::real<T>().binary(op, o.data_as<T>(), ac.data_as<T>(), a.shape(), bc.data_as<T>(), b.shape(), os);
   });
   return o;
 }
 
-// Same-shape operands with an fp32 compute dtype (the residual adds of every model): one pass on
-// the pool, each block decoded into stack buffers (read in place when fp32), computed in fp32 and
-// rounded once into od. The same values and roundings as binary_raw followed by as_dtype, without
-// the three full-size temporaries and the per-element index walk.
+// Same-shape operands with an fp32 compute dtype (the residual adds of every model): one fused
+// pass that decodes, computes in fp32 and rounds once into od. The same values and roundings as
+// binary_raw followed by as_dtype, without the three full-size temporaries and the per-element
+// index walk.
 Tensor binary_same_shape_f32(Bin op, const Tensor& a, const Tensor& b, DType od) {
   Tensor r = Tensor::empty(a.shape(), od);
-  const auto n = static_cast<std::size_t>(a.numel());
-  const auto* pa = static_cast<const unsigned char*>(a.data());
-  const auto* pb = static_cast<const unsigned char*>(b.data());
-  auto* pr = static_cast<unsigned char*>(r.data());
-  const std::size_t ea = a.element_size(), eb = b.element_size(), er = r.element_size();
-  runtime::parallel_for(n, std::size_t{1} << 14, [&](std::size_t lo, std::size_t hi) {
-    constexpr std::size_t kBlock = 1024;
-    float ta[kBlock], tb[kBlock], to[kBlock];
-    for (std::size_t i = lo; i < hi; i += kBlock) {
-      const std::size_t k = std::min(kBlock, hi - i);
-      const float* x = numerics::decoded(ta, pa + i * ea, a.dtype(), k);
-      const float* y = numerics::decoded(tb, pb + i * eb, b.dtype(), k);
-      float* z = od == DType::fp32 ? reinterpret_cast<float*>(pr + i * er) : to;
-      switch (op) {
-        case Bin::add: for (std::size_t j = 0; j < k; ++j) z[j] = x[j] + y[j]; break;
-        case Bin::sub: for (std::size_t j = 0; j < k; ++j) z[j] = x[j] - y[j]; break;
-        case Bin::mul: for (std::size_t j = 0; j < k; ++j) z[j] = x[j] * y[j]; break;
-        case Bin::div: for (std::size_t j = 0; j < k; ++j) z[j] = x[j] / y[j]; break;
-      }
-      if (od != DType::fp32) numerics::encode(pr + i * er, od, to, k);
-    }
-  });
+  backend::kernels().binary_f32(op, r.data(), od, a.data(), a.dtype(), b.data(), b.dtype(), a.numel());
   return r;
 }
 
@@ -173,57 +72,7 @@ Tensor binary(Bin op, const char* name, const Tensor& a0, const Tensor& b0, std:
   return r;
 }
 
-enum class Un { relu, gelu, sigmoid, tanh, exp, log };
-
-template <typename T>
-inline T gelu_f(T x) {
-  const T c = static_cast<T>(0.7978845608028654);  // sqrt(2/pi)
-  return static_cast<T>(0.5) * x * (1 + std::tanh(c * (x + static_cast<T>(0.044715) * x * x * x)));
-}
-template <typename T>
-inline T gelu_grad(T x) {
-  const T c = static_cast<T>(0.7978845608028654);
-  const T u = c * (x + static_cast<T>(0.044715) * x * x * x);
-  const T t = std::tanh(u);
-  const T du = c * (1 + static_cast<T>(3 * 0.044715) * x * x);
-  return static_cast<T>(0.5) * (1 + t) + static_cast<T>(0.5) * x * (1 - t * t) * du;
-}
-
-template <typename T>
-inline T unary_f(Un op, T x) {
-  switch (op) {
-    case Un::relu: return x > 0 ? x : T(0);
-    case Un::gelu: return gelu_f(x);
-    case Un::sigmoid: return 1 / (1 + std::exp(-x));
-    case Un::tanh: return std::tanh(x);
-    case Un::exp: return std::exp(x);
-    case Un::log: return std::log(x);
-  }
-  return x;
-}
-
-// d op / dx at input x with output y.
-template <typename T>
-inline T unary_grad(Un op, T x, T y) {
-  switch (op) {
-    case Un::relu: return x > 0 ? T(1) : T(0);
-    case Un::gelu: return gelu_grad(x);
-    case Un::sigmoid: return y * (1 - y);
-    case Un::tanh: return 1 - y * y;
-    case Un::exp: return y;
-    case Un::log: return 1 / x;
-  }
-  return T(1);
-}
-
-constexpr std::size_t kUnaryGrain = 1 << 14;
-
-// The activations kernels/cpu/bias_act.h implements (vectorised), or nullopt for libm ones.
-std::optional<kernels::cpu::Activation> kernel_activation(Un op) {
-  if (op == Un::relu) return kernels::cpu::Activation::relu;
-  if (op == Un::gelu) return kernels::cpu::Activation::gelu;
-  return std::nullopt;
-}
+using Un = backend::UnaryOp;
 
 Tensor unary(Un op, const char* name, const Tensor& x0, std::optional<DType> out) {
   const Tensor x = autocast(name, x0, x0.dtype());
@@ -231,18 +80,7 @@ Tensor unary(Un op, const char* name, const Tensor& x0, std::optional<DType> out
   const DType ct = compute_dtype({x.dtype(), od});
   const Tensor xc = as_dtype(x, ct);
   Tensor y = Tensor::empty(x.shape(), ct);
-  dispatch(ct, [&]<typename T>() {
-    const T* px = xc.data_as<T>();
-    T* py = y.data_as<T>();
-    runtime::parallel_for(static_cast<std::size_t>(x.numel()), kUnaryGrain, [&](std::size_t s, std::size_t e) {
-      if (const auto act = kernel_activation(op)) {
-        // relu and gelu go through the vectorised bias+activation kernel (one row, no bias).
-        kernels::cpu::bias_act_forward<T>(py + s, px + s, nullptr, 1, static_cast<std::int64_t>(e - s), *act);
-        return;
-      }
-      for (std::size_t i = s; i < e; ++i) py[i] = unary_f(op, px[i]);
-    });
-  });
+  dispatch(ct, [&]<typename T>() { backend::real<T>().unary_forward(op, y.data_as<T>(), xc.data_as<T>(), x.numel()); });
   Tensor r = as_dtype(y, od);
   if (autograd::any_requires_grad({&x})) {
     // Saves the input (its own dtype) and the output (as returned) for the backward.
@@ -250,18 +88,8 @@ Tensor unary(Un op, const char* name, const Tensor& x0, std::optional<DType> out
       const Tensor gc = as_dtype(g, ct), xc2 = as_dtype(x, ct), yc = as_dtype(y, ct);
       Tensor gx = Tensor::empty(x.shape(), ct);
       dispatch(ct, [&]<typename T>() {
-        const T* pg = gc.data_as<T>();
-        const T* px = xc2.data_as<T>();
-        const T* py = yc.data_as<T>();
-        T* po = gx.data_as<T>();
-        runtime::parallel_for(static_cast<std::size_t>(x.numel()), kUnaryGrain, [&](std::size_t s, std::size_t e) {
-          if (const auto act = kernel_activation(op)) {
-            kernels::cpu::bias_act_backward<T>(po + s, nullptr, pg + s, px + s, nullptr, 1,
-                                               static_cast<std::int64_t>(e - s), *act);
-            return;
-          }
-          for (std::size_t i = s; i < e; ++i) po[i] = pg[i] * unary_grad(op, px[i], py[i]);
-        });
+        backend::real<T>().unary_backward(op, gx.data_as<T>(), gc.data_as<T>(), xc2.data_as<T>(), yc.data_as<T>(),
+                                          x.numel());
       });
       return {gx};
     });

@@ -1,11 +1,11 @@
-// embedding over kernels/cpu/embedding.h. fp32/fp64 tables use the kernel directly; narrower
+// embedding over the backend's embedding family. fp32/fp64 tables use the kernel directly; narrower
 // tables are gathered as raw codes (exact) so that a large bf16 table is never converted whole.
 #include "ops/embedding.h"
 
 #include <cstring>
 
 #include "autograd/grad_info.h"
-#include "kernels/cpu/embedding.h"
+#include "backend/kernels.h"
 #include "ops/common.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
@@ -29,7 +29,7 @@ Tensor embedding(const Tensor& table0, const std::vector<std::int64_t>& ids, con
   y.set_scale(table.scale());
   if (table.dtype() == DType::fp32 || table.dtype() == DType::fp64) {
     dispatch(table.dtype(), [&]<typename T>() {
-      kernels::cpu::embedding_forward<T>(y.data_as<T>(), table.data_as<T>(), ids.data(), N, V, D);
+      backend::real<T>().embedding_forward(y.data_as<T>(), table.data_as<T>(), ids.data(), N, V, D);
     });
   } else {
     const std::size_t row = static_cast<std::size_t>(D) * table.element_size();
@@ -53,7 +53,7 @@ Tensor embedding(const Tensor& table0, const std::vector<std::int64_t>& ids, con
       const Tensor gc = as_dtype(g, ct);
       Tensor dtable = Tensor::empty({V, D}, ct);
       dispatch(ct, [&]<typename T>() {
-        kernels::cpu::embedding_backward<T>(dtable.data_as<T>(), gc.data_as<T>(),
+        backend::real<T>().embedding_backward(dtable.data_as<T>(), gc.data_as<T>(),
                                             static_cast<const std::int64_t*>(saved_ids.data()), N, V, D);
       });
       return {dtable};

@@ -1,4 +1,4 @@
-// Embedding lookup op (kernels/cpu/embedding.h): rows of a (V, D) table gathered by integer ids,
+// Embedding lookup op (the backend's embedding family): rows of a (V, D) table gathered by integer ids,
 // differentiable in the table (a deterministic scatter-add of the output gradient).
 #pragma once
 

@@ -1,9 +1,8 @@
-// matmul and linear on top of kernels::cpu::gemm.
+// matmul and linear on top of the backend's gemm (backend/kernels.h).
 #include "ops/linear.h"
 
 #include "autograd/grad_info.h"
-#include "kernels/cpu/bias_act.h"
-#include "kernels/cpu/gemm.h"
+#include "backend/kernels.h"
 #include "numerics/convert.h"
 #include "ops/common.h"
 #include "runtime/error.h"
@@ -11,9 +10,9 @@
 namespace mixtrain::ops {
 namespace {
 
-using kernels::cpu::Activation;
-using kernels::cpu::GemmOperand;
-using kernels::cpu::GemmOutput;
+using backend::Activation;
+using backend::GemmOperand;
+using backend::GemmOutput;
 
 GemmOperand operand(const Tensor& t, std::int64_t ld, bool transposed) {
   return {t.data(), t.dtype(), ld, transposed, 1.0f / t.scale()};
@@ -23,8 +22,8 @@ GemmOperand operand(const Tensor& t, std::int64_t ld, bool transposed) {
 Tensor gemm2d(const Tensor& A, bool ta, const Tensor& B, bool tb, std::int64_t M, std::int64_t N,
               std::int64_t K, DType od) {
   Tensor C = Tensor::empty({M, N}, od);
-  kernels::cpu::gemm(M, N, K, 1.0f, operand(A, ta ? M : K, ta), operand(B, tb ? K : N, tb), 0.0f,
-                     GemmOutput{C.data(), od, N});
+  backend::kernels().gemm(M, N, K, 1.0f, operand(A, ta ? M : K, ta), operand(B, tb ? K : N, tb), 0.0f,
+                     GemmOutput{C.data(), od, N}, {});
   return C;
 }
 
@@ -44,9 +43,9 @@ Tensor matmul(const Tensor& a0, const Tensor& b0, std::optional<DType> out) {
   os.push_back(N);
   Tensor r = Tensor::empty(os, od);
   if (shared_b) {
-    kernels::cpu::gemm(batch * M, N, K, 1.0f, operand(a, K, false), operand(b, N, false), 0.0f, GemmOutput{r.data(), od, N});
+    backend::kernels().gemm(batch * M, N, K, 1.0f, operand(a, K, false), operand(b, N, false), 0.0f, GemmOutput{r.data(), od, N}, {});
   } else {
-    kernels::cpu::gemm_batched(batch, M, N, K, 1.0f, operand(a, K, false), M * K, operand(b, N, false), K * N, 0.0f,
+    backend::kernels().gemm_batched(batch, M, N, K, 1.0f, operand(a, K, false), M * K, operand(b, N, false), K * N, 0.0f,
                                GemmOutput{r.data(), od, N}, M * N);
   }
   if (autograd::any_requires_grad({&a, &b})) {
@@ -56,17 +55,17 @@ Tensor matmul(const Tensor& a0, const Tensor& b0, std::optional<DType> out) {
       if (a.requires_grad()) {  // dA = dC B^T
         ga = Tensor::empty(a.shape(), ga_t);
         if (shared_b)
-          kernels::cpu::gemm(batch * M, K, N, 1.0f, operand(g, N, false), operand(b, N, true), 0.0f, GemmOutput{ga.data(), ga_t, K});
+          backend::kernels().gemm(batch * M, K, N, 1.0f, operand(g, N, false), operand(b, N, true), 0.0f, GemmOutput{ga.data(), ga_t, K}, {});
         else
-          kernels::cpu::gemm_batched(batch, M, K, N, 1.0f, operand(g, N, false), M * N, operand(b, N, true), K * N, 0.0f,
+          backend::kernels().gemm_batched(batch, M, K, N, 1.0f, operand(g, N, false), M * N, operand(b, N, true), K * N, 0.0f,
                                      GemmOutput{ga.data(), ga_t, K}, M * K);
       }
       if (b.requires_grad()) {  // dB = A^T dC (summed over the batch when B is shared)
         gb = Tensor::empty(b.shape(), gb_t);
         if (shared_b)
-          kernels::cpu::gemm(K, N, batch * M, 1.0f, operand(a, K, true), operand(g, N, false), 0.0f, GemmOutput{gb.data(), gb_t, N});
+          backend::kernels().gemm(K, N, batch * M, 1.0f, operand(a, K, true), operand(g, N, false), 0.0f, GemmOutput{gb.data(), gb_t, N}, {});
         else
-          kernels::cpu::gemm_batched(batch, K, N, M, 1.0f, operand(a, K, true), M * K, operand(g, N, false), M * N, 0.0f,
+          backend::kernels().gemm_batched(batch, K, N, M, 1.0f, operand(a, K, true), M * K, operand(g, N, false), M * N, 0.0f,
                                      GemmOutput{gb.data(), gb_t, N}, K * N);
       }
       return {ga, gb};
@@ -99,20 +98,20 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
     const float* bias = bc.defined() ? bc.data_as<float>() : nullptr;
     auto* pre_data = pre.defined() ? static_cast<unsigned char*>(pre.data()) : nullptr;
     const std::size_t pre_size = size_of(od);
-    const kernels::cpu::GemmEpilogue epilogue = [&](std::int64_t r0, std::int64_t c0, std::int64_t rows,
+    const backend::GemmEpilogue epilogue = [&](std::int64_t r0, std::int64_t c0, std::int64_t rows,
                                                     std::int64_t cols, float* c, std::int64_t ldc) {
       const float* bj = bias ? bias + c0 : nullptr;
       if (act != Activation::gelu) {
-        kernels::cpu::bias_act_forward_block(c, ldc, bj, rows, cols, act);
+        backend::kernels().bias_act_forward_block(c, ldc, bj, rows, cols, act);
         return;
       }
-      kernels::cpu::bias_act_forward_block(c, ldc, bj, rows, cols, Activation::identity);
+      backend::kernels().bias_act_forward_block(c, ldc, bj, rows, cols, Activation::identity);
       for (std::int64_t r = 0; r < rows; ++r)
-        numerics::encode(pre_data + static_cast<std::size_t>((r0 + r) * outf + c0) * pre_size, od, c + r * ldc,
-                         static_cast<std::size_t>(cols));
-      kernels::cpu::bias_act_forward_block(c, ldc, nullptr, rows, cols, Activation::gelu);
+        backend::kernels().encode_f32(pre_data + static_cast<std::size_t>((r0 + r) * outf + c0) * pre_size, od,
+                                      c + r * ldc, static_cast<std::size_t>(cols), {});
+      backend::kernels().bias_act_forward_block(c, ldc, nullptr, rows, cols, Activation::gelu);
     };
-    kernels::cpu::gemm(M, outf, in, 1.0f, operand(x, in, false), operand(W, in, true), 0.0f,
+    backend::kernels().gemm(M, outf, in, 1.0f, operand(x, in, false), operand(W, in, true), 0.0f,
                        GemmOutput{y.data(), od, outf}, epilogue);
   } else {
     // fp64 (gradient checks): GEMM into the compute dtype, then bias + activation in place,
@@ -124,13 +123,13 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
     }
     dispatch(ct, [&]<typename T>() {
       if (act == Activation::gelu) {
-        kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M,
+        backend::real<T>().bias_act_forward(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M,
                                           outf, Activation::identity);
         pre = as_dtype(z, od);
         if (pre.storage_id() == z.storage_id()) pre = z.clone();
-        kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), nullptr, M, outf, Activation::gelu);
+        backend::real<T>().bias_act_forward(z.data_as<T>(), z.data_as<T>(), nullptr, M, outf, Activation::gelu);
       } else {
-        kernels::cpu::bias_act_forward<T>(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M,
+        backend::real<T>().bias_act_forward(z.data_as<T>(), z.data_as<T>(), bc.defined() ? bc.data_as<T>() : nullptr, M,
                                           outf, act);
       }
     });
@@ -153,7 +152,7 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
       if (direct && act == Activation::identity && !grad_hook) {
         // dZ is dY itself: the GEMMs read it in its own dtype (decoded exactly, so the products
         // are those of its fp32 copy) and only db needs a pass over it.
-        if (db.defined()) kernels::cpu::column_sums(db.data_as<float>(), dz.data(), dz.dtype(), M, outf);
+        if (db.defined()) backend::kernels().column_sums(db.data_as<float>(), dz.data(), dz.dtype(), M, outf);
       } else if (direct) {
         // One pass: dY and the saved activation are decoded row by row inside the kernel.
         Tensor dzc;
@@ -161,7 +160,7 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
           tensor::LedgerScope scope(tensor::Category::workspace);
           dzc = Tensor::empty({M, outf}, ct);
         }
-        kernels::cpu::bias_act_backward_from(dzc.data_as<float>(), db.defined() ? db.data_as<float>() : nullptr,
+        backend::kernels().bias_act_backward_from(dzc.data_as<float>(), db.defined() ? db.data_as<float>() : nullptr,
                                              dz.data(), dz.dtype(), saved.defined() ? saved.data() : nullptr,
                                              saved.defined() ? saved.dtype() : ct, M, outf, act);
         dz = dzc;
@@ -176,7 +175,7 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
           }
           const Tensor saved_ct = as_dtype(saved, ct);
           dispatch(ct, [&]<typename T>() {
-            kernels::cpu::bias_act_backward<T>(dzc.data_as<T>(), db.defined() ? db.data_as<T>() : nullptr,
+            backend::real<T>().bias_act_backward(dzc.data_as<T>(), db.defined() ? db.data_as<T>() : nullptr,
                                                dz.data_as<T>(), saved_ct.data_as<T>(), nullptr, M, outf, act);
           });
           dz = dzc;

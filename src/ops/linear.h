@@ -1,4 +1,4 @@
-// Matrix products with low-precision operands: operands are handed to kernels::cpu::gemm in their
+// Matrix products with low-precision operands: operands are handed to the backend's gemm in their
 // storage dtype (fp16/bf16 up-converted exactly into fp32 panels; fp8 with its per-tensor scale),
 // products accumulate in fp32 and the result is rounded once into the output dtype.
 #pragma once
@@ -6,7 +6,7 @@
 #include <functional>
 #include <optional>
 
-#include "kernels/cpu/bias_act.h"
+#include "backend/types.h"
 #include "tensor/tensor.h"
 
 namespace mixtrain::ops {
@@ -22,7 +22,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, std::optional<DType> out = std::
 // before the two backward GEMMs: fp8 training quantises it to E5M2 there.
 using GradHook = std::function<Tensor(const Tensor&)>;
 Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b = Tensor(),
-              kernels::cpu::Activation act = kernels::cpu::Activation::identity,
+              backend::Activation act = backend::Activation::identity,
               std::optional<DType> out = std::nullopt, GradHook grad_hook = {});
 
 }  // namespace mixtrain::ops

@@ -1,8 +1,8 @@
-// layer_norm over kernels/cpu/layernorm.h.
+// layer_norm over the backend's norm family.
 #include "ops/norm.h"
 
 #include "autograd/grad_info.h"
-#include "kernels/cpu/layernorm.h"
+#include "backend/kernels.h"
 #include "ops/common.h"
 #include "runtime/error.h"
 
@@ -22,7 +22,7 @@ Tensor layer_norm(const Tensor& x0, const Tensor& gamma0, const Tensor& beta0, d
   const Tensor gc = gamma.defined() ? as_dtype(gamma, ct) : Tensor(), bc = beta.defined() ? as_dtype(beta, ct) : Tensor();
   Tensor y = Tensor::empty(x.shape(), ct), mean = Tensor::empty({N}, ct), rstd = Tensor::empty({N}, ct);
   dispatch(ct, [&]<typename T>() {
-    kernels::cpu::layer_norm_forward<T>(y.data_as<T>(), mean.data_as<T>(), rstd.data_as<T>(), xc.data_as<T>(),
+    backend::real<T>().layer_norm_forward(y.data_as<T>(), mean.data_as<T>(), rstd.data_as<T>(), xc.data_as<T>(),
                                         gc.defined() ? gc.data_as<T>() : nullptr, bc.defined() ? bc.data_as<T>() : nullptr,
                                         N, C, static_cast<T>(eps));
   });
@@ -37,7 +37,7 @@ Tensor layer_norm(const Tensor& x0, const Tensor& gamma0, const Tensor& beta0, d
       Tensor dg = gc.defined() ? Tensor::empty({C}, ct) : Tensor();
       Tensor db = has_b ? Tensor::empty({C}, ct) : Tensor();
       dispatch(ct, [&]<typename T>() {
-        kernels::cpu::layer_norm_backward<T>(dx.data_as<T>(), dg.defined() ? dg.data_as<T>() : nullptr,
+        backend::real<T>().layer_norm_backward(dx.data_as<T>(), dg.defined() ? dg.data_as<T>() : nullptr,
                                              db.defined() ? db.data_as<T>() : nullptr, gcv.data_as<T>(), xc2.data_as<T>(),
                                              mean.data_as<T>(), rstd.data_as<T>(), gc.defined() ? gc.data_as<T>() : nullptr, N, C);
       });

@@ -2,12 +2,10 @@
 // input narrower than fp64, in a fixed element order (deterministic).
 #include "ops/reduce.h"
 
-#include <algorithm>
-
 #include "autograd/grad_info.h"
+#include "backend/kernels.h"
 #include "ops/common.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace mixtrain::ops {
 namespace {
@@ -40,9 +38,13 @@ Tensor reduce(const char* name, const Tensor& x0, std::vector<std::int64_t> axes
   Tensor s = sum_to(xc, keep_shape);
   if (s.storage_id() == xc.storage_id()) s = xc.clone();
   if (average && count > 0) {
+    // Divided by the count, not multiplied by its reciprocal (which rounds differently); in
+    // place, which an elementwise kernel allows since each element reads only itself. s is a
+    // fresh tensor here, and a second one would raise the activation peak the ledger reports.
     dispatch(ct, [&]<typename T>() {
-      T* p = s.data_as<T>();
-      for (std::int64_t i = 0; i < s.numel(); ++i) p[i] /= static_cast<T>(count);
+      const T c = static_cast<T>(count);
+      backend::real<T>().binary(backend::BinaryOp::div, s.data_as<T>(), s.data_as<T>(), s.shape(), &c,
+                                Shape(s.shape().size(), 1), s.shape());
     });
   }
   Tensor r = as_dtype(s, od).view(keepdim ? keep_shape : out_shape);
@@ -53,38 +55,7 @@ Tensor reduce(const char* name, const Tensor& x0, std::vector<std::int64_t> axes
       Tensor gx = Tensor::empty(x.shape(), ct);
       dispatch(ct, [&]<typename T>() {
         const T f = average ? static_cast<T>(1) / static_cast<T>(count) : T(1);
-        const T* pg = gc.data_as<T>();
-        T* po = gx.data_as<T>();
-        const BroadcastSplit split = split_broadcast(x.shape(), keep_shape);
-        if (split.kind != BroadcastSplit::generic) {
-          // Common layouts (a reduction over leading or trailing dims) expand in parallel.
-          const auto C = static_cast<std::size_t>(split.cols);
-          const bool prefix = split.kind == BroadcastSplit::prefix;
-          const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 14) / std::max<std::size_t>(C, 1));
-          runtime::parallel_for(static_cast<std::size_t>(split.rows), grain, [&](std::size_t b, std::size_t e) {
-            for (std::size_t row = b; row < e; ++row)
-              for (std::size_t c = 0; c < C; ++c) po[row * C + c] = pg[prefix ? c : row] * f;
-          });
-          return;
-        }
-        const std::size_t nd = keep_shape.size();
-        std::vector<std::int64_t> st(nd, 0), idx(nd, 0);
-        std::int64_t acc = 1;
-        for (std::size_t d = nd; d-- > 0;) {
-          st[d] = keep_shape[d] == 1 ? 0 : acc;
-          acc *= keep_shape[d];
-        }
-        std::int64_t o = 0;
-        for (std::int64_t k = 0; k < x.numel(); ++k) {
-          po[k] = pg[o] * f;
-          for (std::size_t d = nd; d-- > 0;) {
-            ++idx[d];
-            o += st[d];
-            if (idx[d] < x.shape()[d]) break;
-            o -= st[d] * idx[d];
-            idx[d] = 0;
-          }
-        }
+        backend::real<T>().broadcast_to(gx.data_as<T>(), gc.data_as<T>(), keep_shape, x.shape(), f);
       });
       return {gx};
     });

@@ -6,9 +6,9 @@
 #include <numeric>
 
 #include "autograd/grad_info.h"
+#include "backend/kernels.h"
 #include "ops/common.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace mixtrain::ops {
 namespace {
@@ -19,73 +19,14 @@ std::int64_t norm_dim(std::int64_t d, std::int64_t nd, const char* op) {
   return d;
 }
 
-// Copies `n` elements of size ES from a strided source (stride in elements) to a contiguous
-// destination; ES is a compile-time size so each copy is a single load/store.
-template <std::size_t ES>
-void strided_copy(unsigned char* dst, const unsigned char* src, std::int64_t stride, std::int64_t n) {
-  if (stride == 1) {
-    std::memcpy(dst, src, static_cast<std::size_t>(n) * ES);
-    return;
-  }
-  for (std::int64_t i = 0; i < n; ++i)
-    std::memcpy(dst + static_cast<std::size_t>(i) * ES, src + static_cast<std::size_t>(i * stride) * ES, ES);
-}
-
-// Permuted copy of element bytes. The output is walked row by row (its last dimension): a row
-// is one memcpy when the last dimension stays last (head split/merge in attention), else a
-// strided gather. Rows are split over the pool; each chunk finds its starting input offset by
-// decomposing its first row index.
+// Permuted copy of element bytes (the backend's permute kernel), keeping x's fp8 scale.
 Tensor permute_raw(const Tensor& x, const std::vector<std::int64_t>& perm) {
   const std::size_t nd = perm.size();
   Shape os(nd);
   for (std::size_t i = 0; i < nd; ++i) os[i] = x.shape()[static_cast<std::size_t>(perm[i])];
   Tensor y = Tensor::empty(os, x.dtype());
   y.set_scale(x.scale());
-  if (y.numel() == 0) return y;
-  if (nd == 0) {
-    std::memcpy(y.data(), x.data(), x.nbytes());
-    return y;
-  }
-  std::vector<std::int64_t> in_stride(nd), st(nd);
-  std::int64_t acc = 1;
-  for (std::size_t d = nd; d-- > 0;) {
-    in_stride[d] = acc;
-    acc *= x.shape()[d];
-  }
-  for (std::size_t i = 0; i < nd; ++i) st[i] = in_stride[static_cast<std::size_t>(perm[i])];
-  const std::size_t es = x.element_size();
-  const auto* src = static_cast<const unsigned char*>(x.data());
-  auto* dst = static_cast<unsigned char*>(y.data());
-  const std::int64_t cols = os[nd - 1], inner_stride = st[nd - 1];
-  const auto rows = static_cast<std::size_t>(y.numel() / cols);
-  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 14) / static_cast<std::size_t>(cols));
-  runtime::parallel_for(rows, grain, [&](std::size_t b, std::size_t e) {
-    // Index of row b over the leading nd - 1 output dimensions, and its input offset.
-    std::vector<std::int64_t> idx(nd, 0);
-    std::int64_t off = 0, rest = static_cast<std::int64_t>(b);
-    for (std::size_t d = nd - 1; d-- > 0;) {
-      idx[d] = rest % os[d];
-      rest /= os[d];
-      off += idx[d] * st[d];
-    }
-    for (std::size_t r = b; r < e; ++r) {
-      unsigned char* out = dst + r * static_cast<std::size_t>(cols) * es;
-      const unsigned char* in = src + static_cast<std::size_t>(off) * es;
-      switch (es) {
-        case 1: strided_copy<1>(out, in, inner_stride, cols); break;
-        case 2: strided_copy<2>(out, in, inner_stride, cols); break;
-        case 4: strided_copy<4>(out, in, inner_stride, cols); break;
-        default: strided_copy<8>(out, in, inner_stride, cols); break;
-      }
-      for (std::size_t d = nd - 1; d-- > 0;) {
-        ++idx[d];
-        off += st[d];
-        if (idx[d] < os[d]) break;
-        off -= st[d] * idx[d];
-        idx[d] = 0;
-      }
-    }
-  });
+  backend::kernels().permute(y.data(), x.data(), x.element_size(), x.shape(), perm);
   return y;
 }
 

@@ -1,10 +1,8 @@
-// Softmax and losses over the CPU kernels (kernels/cpu/softmax.h).
+// Softmax and losses over the backend's kernels (backend/kernels.h).
 #include "ops/softmax_loss.h"
 
-#include <cmath>
-
 #include "autograd/grad_info.h"
-#include "kernels/cpu/softmax.h"
+#include "backend/kernels.h"
 #include "ops/common.h"
 #include "runtime/error.h"
 
@@ -21,8 +19,8 @@ Tensor softmax_impl(const char* name, const Tensor& x0, std::optional<DType> out
   const Tensor xc = as_dtype(x, ct);
   Tensor y = Tensor::empty(x.shape(), ct);
   dispatch(ct, [&]<typename T>() {
-    if constexpr (Log) kernels::cpu::log_softmax_forward<T>(y.data_as<T>(), xc.data_as<T>(), N, C);
-    else kernels::cpu::softmax_forward<T>(y.data_as<T>(), xc.data_as<T>(), N, C);
+    const auto& k = backend::real<T>();
+    (Log ? k.log_softmax_forward : k.softmax_forward)(y.data_as<T>(), xc.data_as<T>(), N, C);
   });
   Tensor r = as_dtype(y, od);
   if (autograd::any_requires_grad({&x})) {
@@ -30,8 +28,8 @@ Tensor softmax_impl(const char* name, const Tensor& x0, std::optional<DType> out
       const Tensor gc = as_dtype(g, ct);
       Tensor dx = Tensor::empty(yc.shape(), ct);
       dispatch(ct, [&]<typename T>() {
-        if constexpr (Log) kernels::cpu::log_softmax_backward<T>(dx.data_as<T>(), gc.data_as<T>(), yc.data_as<T>(), N, C);
-        else kernels::cpu::softmax_backward<T>(dx.data_as<T>(), gc.data_as<T>(), yc.data_as<T>(), N, C);
+        const auto& k = backend::real<T>();
+        (Log ? k.log_softmax_backward : k.softmax_backward)(dx.data_as<T>(), gc.data_as<T>(), yc.data_as<T>(), N, C);
       });
       return {dx};
     });
@@ -55,15 +53,15 @@ Tensor cross_entropy(const Tensor& logits0, const std::vector<std::int64_t>& lab
   Tensor lse = Tensor::empty({N}, ct);
   Tensor loss = Tensor::empty({}, ct);
   dispatch(ct, [&]<typename T>() {
-    loss.data_as<T>()[0] = kernels::cpu::cross_entropy_forward<T>(lse.data_as<T>(), xc.data_as<T>(), labels.data(), N, C);
+    loss.data_as<T>()[0] = backend::real<T>().cross_entropy_forward(lse.data_as<T>(), xc.data_as<T>(), labels.data(), N, C);
   });
   if (autograd::any_requires_grad({&logits})) {
     autograd::record(loss, "cross_entropy", {logits}, [xc, lse, labels, N, C, ct, shape = logits.shape()](const Tensor& g) -> std::vector<Tensor> {
       Tensor dx = Tensor::empty(shape, ct);
       const double dl = g.to_vector_f64()[0];
       dispatch(ct, [&]<typename T>() {
-        kernels::cpu::cross_entropy_backward<T>(dx.data_as<T>(), xc.data_as<T>(), lse.data_as<T>(), labels.data(),
-                                                static_cast<T>(dl), N, C);
+        backend::real<T>().cross_entropy_backward(dx.data_as<T>(), xc.data_as<T>(), lse.data_as<T>(), labels.data(),
+                                                  static_cast<T>(dl), N, C);
       });
       return {dx};
     });
@@ -73,7 +71,7 @@ Tensor cross_entropy(const Tensor& logits0, const std::vector<std::int64_t>& lab
 
 namespace {
 
-enum class Loss { mse, bce };
+using Loss = backend::PointLoss;
 
 Tensor pointwise_loss(Loss kind, const char* name, const Tensor& p0, const Tensor& t0) {
   const Tensor p = autocast(name, p0, p0.dtype()), t = autocast(name, t0, t0.dtype());
@@ -84,41 +82,15 @@ Tensor pointwise_loss(Loss kind, const char* name, const Tensor& p0, const Tenso
   const std::int64_t n = p.numel();
   Tensor loss = Tensor::empty({}, ct);
   dispatch(ct, [&]<typename T>() {
-    const T* x = pc.data_as<T>();
-    const T* y = tc.data_as<T>();
-    double acc = 0;
-    for (std::int64_t i = 0; i < n; ++i) {
-      if (kind == Loss::mse) {
-        const double d = double(x[i]) - double(y[i]);
-        acc += d * d;
-      } else {
-        // softplus(x) - x y = max(x, 0) - x y + log1p(exp(-|x|)): no overflow for large |x|.
-        const double xv = x[i];
-        acc += std::max(xv, 0.0) - xv * double(y[i]) + std::log1p(std::exp(-std::abs(xv)));
-      }
-    }
-    loss.data_as<T>()[0] = static_cast<T>(acc / double(n));
+    loss.data_as<T>()[0] = backend::real<T>().point_loss_forward(kind, pc.data_as<T>(), tc.data_as<T>(), n);
   });
   if (autograd::any_requires_grad({&p, &t})) {
     autograd::record(loss, name, {p, t}, [kind, pc, tc, n, ct, ps = p.shape(), ts = t.shape()](const Tensor& g) -> std::vector<Tensor> {
       const double dl = g.to_vector_f64()[0];
       Tensor dp = Tensor::empty(ps, ct), dt = Tensor::empty(ts, ct);
       dispatch(ct, [&]<typename T>() {
-        const T* x = pc.data_as<T>();
-        const T* y = tc.data_as<T>();
-        T* gp = dp.data_as<T>();
-        T* gt = dt.data_as<T>();
-        for (std::int64_t i = 0; i < n; ++i) {
-          if (kind == Loss::mse) {
-            const double d = 2.0 * (double(x[i]) - double(y[i])) / double(n) * dl;
-            gp[i] = static_cast<T>(d);
-            gt[i] = static_cast<T>(-d);
-          } else {
-            const double s = 1.0 / (1.0 + std::exp(-double(x[i])));
-            gp[i] = static_cast<T>((s - double(y[i])) / double(n) * dl);
-            gt[i] = static_cast<T>(-double(x[i]) / double(n) * dl);
-          }
-        }
+        backend::real<T>().point_loss_backward(kind, dp.data_as<T>(), dt.data_as<T>(), pc.data_as<T>(), tc.data_as<T>(),
+                                               n, static_cast<T>(dl));
       });
       return {dp, dt};
     });
@@ -130,7 +102,7 @@ Tensor pointwise_loss(Loss kind, const char* name, const Tensor& p0, const Tenso
 
 Tensor mse(const Tensor& pred, const Tensor& target) { return pointwise_loss(Loss::mse, "mse", pred, target); }
 Tensor bce_with_logits(const Tensor& logits, const Tensor& target) {
-  return pointwise_loss(Loss::bce, "bce_with_logits", logits, target);
+  return pointwise_loss(Loss::bce_with_logits, "bce_with_logits", logits, target);
 }
 
 }  // namespace mixtrain::ops

@@ -1,17 +1,14 @@
-// The fused update pass: per parameter, chunks of up to 4096 values are decoded (when the
-// parameter is its own low-precision master), updated, and encoded back; with masters, the
-// master is updated in place and the model copy re-encoded from it in the same chunk loop.
+// Optimizer state and the step: per parameter one call of the backend's fused update
+// (backend/kernels.h: optimizer_update), with the hyper-parameters each optimizer resolves for
+// the step number.
 #include "optim/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
-#include <type_traits>
-#include <cstring>
+#include <vector>
 
-#include "numerics/convert.h"
-#include "optim/adamw_step.h"
-#include "runtime/cpu_features.h"
+#include "backend/kernels.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace mixtrain::optim {
 
@@ -60,116 +57,92 @@ std::vector<std::pair<std::string, Tensor*>> Optimizer::state_tensors() {
 void Optimizer::step() {
   if (!states_ready_) init_states();
   ++steps_;
+  const backend::OptimizerHyper h = hyper();
   const float factor = static_cast<float>(grad_factor_);
   grad_factor_ = 1.0;
   const bool sr = policy_.stochastic_rounding;
+  const backend::Kernels& k = backend::kernels();
   for (std::size_t pi = 0; pi < states_.size(); ++pi) {
     ParamState& s = states_[pi];
     Tensor& p = *s.param.tensor;
     const Tensor grad = p.grad();
     if (!grad.defined()) continue;
     check(grad.dtype() == DType::fp32, "optimizer: gradients must be fp32 (got " + std::string(mixtrain::name(grad.dtype())) + ")");
-    const std::int64_t n = p.numel();
-    const float* g_all = grad.data_as<const float>();
-    float* m_all = s.m.defined() ? s.m.data_as<float>() : nullptr;
-    float* v_all = s.v.defined() ? s.v.data_as<float>() : nullptr;
-    const bool decay = s.param.decay;
-    constexpr std::size_t kChunk = 4096;
-    runtime::parallel_for(static_cast<std::size_t>(n), kChunk, [&](std::size_t b, std::size_t e) {
-      const auto k = static_cast<std::int64_t>(e - b);
-      float g[kChunk];
-      for (std::int64_t i = 0; i < k; ++i) g[i] = g_all[b + static_cast<std::size_t>(i)] * factor;
-      float* m = m_all ? m_all + b : nullptr;
-      float* v = v_all ? v_all + b : nullptr;
-      numerics::ConvertOptions co;
-      co.index_offset = b;
-      co.seed = static_cast<std::uint64_t>(steps_) * 1000003ULL + pi;
-      co.rounding = sr ? numerics::Rounding::stochastic : numerics::Rounding::nearest;
-      const std::size_t es = p.element_size();
-      void* pdst = static_cast<unsigned char*>(p.data()) + b * es;
-      if (s.master.defined() && s.master.dtype() == DType::fp64) {
-        double* w = s.master.data_as<double>() + b;
-        update(w, g, m, v, k, decay);
-        numerics::encode(pdst, p.dtype(), w, static_cast<std::size_t>(k), co);
-      } else if (s.master.defined()) {
-        float* w = s.master.data_as<float>() + b;
-        update(w, g, m, v, k, decay);
-        numerics::encode(pdst, p.dtype(), w, static_cast<std::size_t>(k), co);
-      } else if (p.dtype() == DType::fp32) {
-        update(p.data_as<float>() + b, g, m, v, k, decay);
-      } else if (p.dtype() == DType::fp64) {
-        update(p.data_as<double>() + b, g, m, v, k, decay);
-      } else {
-        // O3: the low-precision parameter is its own master: decode, update, round back.
-        float w[kChunk];
-        numerics::decode(w, pdst, p.dtype(), static_cast<std::size_t>(k));
-        update(w, g, m, v, k, decay);
-        numerics::encode(pdst, p.dtype(), w, static_cast<std::size_t>(k), co);
-      }
-    });
+    backend::ParamUpdate u;
+    u.param = p.data();
+    u.param_dtype = p.dtype();
+    u.master = s.master.defined() ? s.master.data() : nullptr;
+    u.master_dtype = s.master.defined() ? s.master.dtype() : DType::fp32;
+    u.grad = grad.data_as<const float>();
+    u.m = s.m.defined() ? s.m.data_as<float>() : nullptr;
+    u.v = s.v.defined() ? s.v.data_as<float>() : nullptr;
+    u.n = p.numel();
+    u.grad_factor = factor;
+    u.decay = s.param.decay;
+    u.rounding = sr ? numerics::Rounding::stochastic : numerics::Rounding::nearest;
+    // A fresh stream per (step, parameter), so that stochastic rounding never repeats its bits.
+    u.seed = static_cast<std::uint64_t>(steps_) * 1000003ULL + pi;
+    k.optimizer_update(h, u);
   }
 }
 
 SGD::SGD(std::vector<nn::Parameter> params, const amp::Policy& policy, SGDOptions o)
     : Optimizer(std::move(params), policy, o.lr), o_(o) {}
 
-template <typename W>
-void SGD::update_impl(W* w, const float* g, float* m, std::int64_t n, bool decay) {
-  const float wd = decay ? static_cast<float>(o_.weight_decay) : 0.0f;
-  const float mom = static_cast<float>(o_.momentum);
-  const auto lr = static_cast<float>(lr_);
-  for (std::int64_t i = 0; i < n; ++i) {
-    float d = g[i] + wd * static_cast<float>(w[i]);
-    if (m) {
-      m[i] = steps_ == 1 ? d : mom * m[i] + d;  // PyTorch: the first step sets the buffer
-      d = o_.nesterov ? d + mom * m[i] : m[i];
-    }
-    w[i] = static_cast<W>(w[i] - static_cast<W>(lr * d));
-  }
+backend::OptimizerHyper SGD::hyper() const {
+  backend::OptimizerHyper h;
+  h.kind = backend::OptimizerKind::sgd;
+  h.step = steps_;
+  h.lr = static_cast<float>(lr_);
+  h.momentum = static_cast<float>(o_.momentum);
+  h.weight_decay = static_cast<float>(o_.weight_decay);
+  h.nesterov = o_.nesterov;
+  return h;
 }
-void SGD::update(float* w, const float* g, float* m, float*, std::int64_t n, bool decay) { update_impl(w, g, m, n, decay); }
-void SGD::update(double* w, const float* g, float* m, float*, std::int64_t n, bool decay) { update_impl(w, g, m, n, decay); }
 
 AdamW::AdamW(std::vector<nn::Parameter> params, const amp::Policy& policy, AdamWOptions o)
     : Optimizer(std::move(params), policy, o.lr), o_(o) {}
 
-#if !MIXTRAIN_HAVE_AVX512_KERNELS
-// Without the AVX-512 unit the entry point is the portable loop (never called by update_impl).
-void detail::adamw_step_avx512(float* w, const float* g, float* m, float* v, std::int64_t n,
-                               const detail::AdamWConstants& k) {
-  detail::adamw_loop(w, g, m, v, n, k);
-}
-#endif
-
-template <typename W>
-void AdamW::update_impl(W* w, const float* g, float* m, float* v, std::int64_t n, bool decay) {
+backend::OptimizerHyper AdamW::hyper() const {
+  // The bias corrections and the decay factor are formed in fp64 and rounded once, so they do
+  // not depend on the fp32 betas' rounding.
   const auto t = static_cast<double>(steps_);
-  detail::AdamWConstants k;
-  k.b1 = static_cast<float>(o_.beta1);
-  k.b2 = static_cast<float>(o_.beta2);
-  k.c1 = static_cast<float>(1.0 / (1.0 - std::pow(o_.beta1, t)));
-  k.c2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(o_.beta2, t)));
-  k.lr = static_cast<float>(lr_);
-  k.decay = decay ? static_cast<float>(1.0 - lr_ * o_.weight_decay) : 1.0f;
-  k.eps = static_cast<float>(o_.eps);
-#if MIXTRAIN_HAVE_AVX512_KERNELS
-  if constexpr (std::is_same_v<W, float>)
-    if (runtime::isa_at_least(runtime::IsaTier::avx512)) {
-      detail::adamw_step_avx512(w, g, m, v, n, k);
-      return;
-    }
-#endif
-  detail::adamw_loop(w, g, m, v, n, k);
+  backend::OptimizerHyper h;
+  h.kind = backend::OptimizerKind::adamw;
+  h.step = steps_;
+  h.lr = static_cast<float>(lr_);
+  h.beta1 = static_cast<float>(o_.beta1);
+  h.beta2 = static_cast<float>(o_.beta2);
+  h.c1 = static_cast<float>(1.0 / (1.0 - std::pow(o_.beta1, t)));
+  h.c2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(o_.beta2, t)));
+  h.eps = static_cast<float>(o_.eps);
+  h.adamw_decay = static_cast<float>(1.0 - lr_ * o_.weight_decay);
+  return h;
 }
-void AdamW::update(float* w, const float* g, float* m, float* v, std::int64_t n, bool decay) { update_impl(w, g, m, v, n, decay); }
-void AdamW::update(double* w, const float* g, float* m, float* v, std::int64_t n, bool decay) { update_impl(w, g, m, v, n, decay); }
 
 double clip_grad_norm(Optimizer& opt, double max_norm) {
-  double sq = 0;
+  // The squares are summed as one sequence over all gradients in parameter order, with one fp64
+  // accumulator (the norm and the clipping factor are part of a run's reproducible record).
+  // sum_squares starts each call from zero, so more than one gradient is first gathered into
+  // one buffer; a kernel that continues a running sum would make the copy unnecessary.
+  std::vector<Tensor> grads;
+  std::size_t total = 0;
   for (const Tensor& g : opt.gradients()) {
     if (!g.defined()) continue;
-    const float* p = g.data_as<const float>();
-    for (std::int64_t i = 0; i < g.numel(); ++i) sq += static_cast<double>(p[i]) * p[i];
+    grads.push_back(g);
+    total += static_cast<std::size_t>(g.numel());
+  }
+  double sq = 0;
+  if (grads.size() == 1) {
+    sq = backend::kernels().sum_squares(grads[0].data_as<const float>(), total);
+  } else if (grads.size() > 1) {
+    std::vector<float> all(total);
+    std::size_t at = 0;
+    for (const Tensor& g : grads) {
+      std::copy_n(g.data_as<const float>(), g.numel(), all.data() + at);
+      at += static_cast<std::size_t>(g.numel());
+    }
+    sq = backend::kernels().sum_squares(all.data(), total);
   }
   const double norm = std::sqrt(sq) * opt.grad_factor();
   if (std::isfinite(norm) && norm > max_norm) opt.scale_gradients(max_norm / (norm + 1e-6));

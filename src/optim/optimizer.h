@@ -1,9 +1,10 @@
-// Optimizers on master weights. For every parameter one fused pass reads the fp32 gradient,
-// applies the pending gradient factor (1/loss-scale from GradScaler::unscale, times the clipping
-// coefficient), updates the fp32 master (fp64 on request) and the fp32 optimizer state, and
-// re-casts the low-precision model copy (round to nearest, or stochastic when the policy asks).
-// Without masters (O0/O1: fp32 parameters; O3: low-precision parameters) the parameter itself is
-// read, updated in fp32 and written back rounded.
+// Optimizers on master weights. For every parameter one fused pass (the backend's
+// optimizer_update, with the hyper-parameters the optimizer resolves for the step) reads the fp32
+// gradient, applies the pending gradient factor (1/loss-scale from GradScaler::unscale, times the
+// clipping coefficient), updates the fp32 master (fp64 on request) and the fp32 optimizer state,
+// and re-casts the low-precision model copy (round to nearest, or stochastic when the policy
+// asks). Without masters (O0/O1: fp32 parameters; O3: low-precision parameters) the parameter
+// itself is read, updated in fp32 and written back rounded.
 #pragma once
 
 #include <memory>
@@ -12,6 +13,7 @@
 
 #include "amp/grad_scaler.h"
 #include "amp/policy.h"
+#include "backend/types.h"
 #include "nn/module.h"
 
 namespace mixtrain::optim {
@@ -43,10 +45,8 @@ class Optimizer : public amp::ScalableOptimizer {
   virtual std::string name() const = 0;
 
  protected:
-  // Updates n values in place: w (master or decoded parameter), g (gradient already multiplied
-  // by the factor), m and v (state, may be null).
-  virtual void update(float* w, const float* g, float* m, float* v, std::int64_t n, bool decay) = 0;
-  virtual void update(double* w, const float* g, float* m, float* v, std::int64_t n, bool decay) = 0;
+  // This step's hyper-parameters for the backend's fused update (steps_ already counts the step).
+  virtual backend::OptimizerHyper hyper() const = 0;
   virtual int state_count() const = 0;  // 0, 1 (m) or 2 (m, v)
 
   double lr_;
@@ -71,13 +71,10 @@ class SGD : public Optimizer {
   std::string name() const override { return "sgd"; }
 
  protected:
-  void update(float* w, const float* g, float* m, float* v, std::int64_t n, bool decay) override;
-  void update(double* w, const float* g, float* m, float* v, std::int64_t n, bool decay) override;
+  backend::OptimizerHyper hyper() const override;
   int state_count() const override { return o_.momentum != 0.0 ? 1 : 0; }
 
  private:
-  template <typename W>
-  void update_impl(W* w, const float* g, float* m, std::int64_t n, bool decay);
   SGDOptions o_;
 };
 
@@ -92,13 +89,10 @@ class AdamW : public Optimizer {
   std::string name() const override { return "adamw"; }
 
  protected:
-  void update(float* w, const float* g, float* m, float* v, std::int64_t n, bool decay) override;
-  void update(double* w, const float* g, float* m, float* v, std::int64_t n, bool decay) override;
+  backend::OptimizerHyper hyper() const override;
   int state_count() const override { return 2; }
 
  private:
-  template <typename W>
-  void update_impl(W* w, const float* g, float* m, float* v, std::int64_t n, bool decay);
   AdamWOptions o_;
 };
 

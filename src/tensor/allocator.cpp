@@ -19,23 +19,22 @@ std::size_t round_size(std::size_t bytes) {
   return (bytes + step - 1) / step * step;
 }
 
-struct State {
-  std::mutex mutex;
+}  // namespace
+
+struct CachingHostAllocator::State {
+  mutable std::mutex mutex;
   std::unordered_map<std::size_t, std::vector<void*>> free;
   std::size_t cached = 0;
   std::uint64_t system_allocs = 0;
 };
 
-State& state() {
-  static State* s = new State();  // never destroyed: tensors may outlive static destructors
-  return *s;
-}
+CachingHostAllocator::CachingHostAllocator() : DeviceAllocator(kCpu), state_(std::make_unique<State>()) {}
 
-}  // namespace
+CachingHostAllocator::~CachingHostAllocator() { empty_cache(); }
 
-void* CachingAllocator::allocate(std::size_t bytes) {
+void* CachingHostAllocator::allocate(std::size_t bytes) {
   const std::size_t size = round_size(bytes == 0 ? 1 : bytes);
-  State& s = state();
+  State& s = *state_;
   {
     std::lock_guard<std::mutex> lock(s.mutex);
     auto it = s.free.find(size);
@@ -52,34 +51,39 @@ void* CachingAllocator::allocate(std::size_t bytes) {
   return p;
 }
 
-void CachingAllocator::release(void* p, std::size_t bytes) {
+void CachingHostAllocator::deallocate(void* p, std::size_t bytes) {
   if (!p) return;
   const std::size_t size = round_size(bytes == 0 ? 1 : bytes);
-  State& s = state();
+  State& s = *state_;
   std::lock_guard<std::mutex> lock(s.mutex);
   s.free[size].push_back(p);
   s.cached += size;
 }
 
-std::size_t CachingAllocator::cached_bytes() {
-  State& s = state();
-  std::lock_guard<std::mutex> lock(s.mutex);
-  return s.cached;
+std::size_t CachingHostAllocator::cached_bytes() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->cached;
 }
 
-std::uint64_t CachingAllocator::system_allocations() {
-  State& s = state();
-  std::lock_guard<std::mutex> lock(s.mutex);
-  return s.system_allocs;
+std::uint64_t CachingHostAllocator::system_allocations() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->system_allocs;
 }
 
-void CachingAllocator::empty_cache() {
-  State& s = state();
+void CachingHostAllocator::empty_cache() {
+  State& s = *state_;
   std::lock_guard<std::mutex> lock(s.mutex);
   for (auto& [size, blocks] : s.free)
     for (void* p : blocks) std::free(p);
   s.free.clear();
   s.cached = 0;
 }
+
+CachingHostAllocator& cpu_caching_allocator() {
+  static CachingHostAllocator* a = new CachingHostAllocator();  // never destroyed (see header)
+  return *a;
+}
+
+DeviceAllocator& cpu_allocator() { return cpu_caching_allocator(); }
 
 }  // namespace mixtrain::tensor

@@ -2,18 +2,11 @@
 // threads never loses a peak.
 #include "tensor/ledger.h"
 
-#include <atomic>
+#include "tensor/device_allocator.h"
 
 namespace mixtrain::tensor {
 namespace {
 
-constexpr std::size_t kDTypes = std::size(kAllDTypes);
-std::atomic<std::int64_t> g_live[kCategories];
-std::atomic<std::int64_t> g_peak[kCategories];
-std::atomic<std::int64_t> g_live_dt[kDTypes];
-std::atomic<std::int64_t> g_peak_dt[kDTypes];
-std::atomic<std::int64_t> g_live_total;
-std::atomic<std::int64_t> g_peak_total;
 thread_local Category t_category = Category::activations;
 
 void raise_peak(std::atomic<std::int64_t>& peak, std::int64_t value) {
@@ -36,44 +29,46 @@ std::string_view to_string(Category c) {
   return "?";
 }
 
-void Ledger::on_alloc(Category c, DType t, std::int64_t bytes) {
+void MemoryLedger::on_alloc(Category c, DType t, std::int64_t bytes) {
   const auto ci = static_cast<std::size_t>(c), ti = static_cast<std::size_t>(t);
-  raise_peak(g_peak[ci], g_live[ci].fetch_add(bytes) + bytes);
-  raise_peak(g_peak_dt[ti], g_live_dt[ti].fetch_add(bytes) + bytes);
-  raise_peak(g_peak_total, g_live_total.fetch_add(bytes) + bytes);
+  raise_peak(peak_[ci], live_[ci].fetch_add(bytes) + bytes);
+  raise_peak(peak_dt_[ti], live_dt_[ti].fetch_add(bytes) + bytes);
+  raise_peak(peak_total_, live_total_.fetch_add(bytes) + bytes);
 }
 
-void Ledger::on_free(Category c, DType t, std::int64_t bytes) {
-  g_live[static_cast<std::size_t>(c)].fetch_sub(bytes);
-  g_live_dt[static_cast<std::size_t>(t)].fetch_sub(bytes);
-  g_live_total.fetch_sub(bytes);
+void MemoryLedger::on_free(Category c, DType t, std::int64_t bytes) {
+  live_[static_cast<std::size_t>(c)].fetch_sub(bytes);
+  live_dt_[static_cast<std::size_t>(t)].fetch_sub(bytes);
+  live_total_.fetch_sub(bytes);
 }
 
-std::int64_t Ledger::live(Category c) { return g_live[static_cast<std::size_t>(c)].load(); }
-std::int64_t Ledger::peak(Category c) { return g_peak[static_cast<std::size_t>(c)].load(); }
-std::int64_t Ledger::live_total() { return g_live_total.load(); }
-std::int64_t Ledger::peak_total() { return g_peak_total.load(); }
+std::int64_t MemoryLedger::live(Category c) const { return live_[static_cast<std::size_t>(c)].load(); }
+std::int64_t MemoryLedger::peak(Category c) const { return peak_[static_cast<std::size_t>(c)].load(); }
+std::int64_t MemoryLedger::live_total() const { return live_total_.load(); }
+std::int64_t MemoryLedger::peak_total() const { return peak_total_.load(); }
 
-LedgerSnapshot Ledger::snapshot() {
+LedgerSnapshot MemoryLedger::snapshot() const {
   LedgerSnapshot s;
-  for (int i = 0; i < kCategories; ++i) {
-    s.live[i] = g_live[i].load();
-    s.peak[i] = g_peak[i].load();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(kCategories); ++i) {
+    s.live[i] = live_[i].load();
+    s.peak[i] = peak_[i].load();
   }
   for (std::size_t i = 0; i < kDTypes; ++i) {
-    s.live_by_dtype[i] = g_live_dt[i].load();
-    s.peak_by_dtype[i] = g_peak_dt[i].load();
+    s.live_by_dtype[i] = live_dt_[i].load();
+    s.peak_by_dtype[i] = peak_dt_[i].load();
   }
-  s.live_total = g_live_total.load();
-  s.peak_total = g_peak_total.load();
+  s.live_total = live_total_.load();
+  s.peak_total = peak_total_.load();
   return s;
 }
 
-void Ledger::reset_peaks() {
-  for (int i = 0; i < kCategories; ++i) g_peak[i].store(g_live[i].load());
-  for (std::size_t i = 0; i < kDTypes; ++i) g_peak_dt[i].store(g_live_dt[i].load());
-  g_peak_total.store(g_live_total.load());
+void MemoryLedger::reset_peaks() {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(kCategories); ++i) peak_[i].store(live_[i].load());
+  for (std::size_t i = 0; i < kDTypes; ++i) peak_dt_[i].store(live_dt_[i].load());
+  peak_total_.store(live_total_.load());
 }
+
+MemoryLedger& Ledger::cpu() { return cpu_allocator().ledger(); }
 
 Category current_category() { return t_category; }
 LedgerScope::LedgerScope(Category c) : saved_(t_category) { t_category = c; }

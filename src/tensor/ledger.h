@@ -2,9 +2,14 @@
 // weights, gradients, optimizer state, activations, workspace); live and peak bytes are kept per
 // category and per dtype, so a run can say where its memory went and what mixed precision saved.
 // Thread-safe; counting is exact (bytes requested by tensors, not allocator rounding).
+//
+// There is one MemoryLedger per device, owned by that device's allocator (device_allocator.h):
+// bytes on a GPU and bytes in host memory are different budgets. `Ledger` is the static view of
+// the cpu device's ledger that the layers above (trainer summary, tests) have always used.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string_view>
 
@@ -27,20 +32,46 @@ struct LedgerSnapshot {
   std::int64_t live_total = 0, peak_total = 0;
 };
 
-class Ledger {
+// One device's counters.
+class MemoryLedger {
  public:
-  static void on_alloc(Category c, DType t, std::int64_t bytes);
-  static void on_free(Category c, DType t, std::int64_t bytes);
-  static std::int64_t live(Category c);
-  static std::int64_t peak(Category c);
-  static std::int64_t live_total();
-  static std::int64_t peak_total();
-  static LedgerSnapshot snapshot();
+  MemoryLedger() = default;
+  MemoryLedger(const MemoryLedger&) = delete;
+  MemoryLedger& operator=(const MemoryLedger&) = delete;
+
+  void on_alloc(Category c, DType t, std::int64_t bytes);
+  void on_free(Category c, DType t, std::int64_t bytes);
+  std::int64_t live(Category c) const;
+  std::int64_t peak(Category c) const;
+  std::int64_t live_total() const;
+  std::int64_t peak_total() const;
+  LedgerSnapshot snapshot() const;
   // Peaks restart from the current live values (live bytes are never reset: they are facts).
-  static void reset_peaks();
+  void reset_peaks();
+
+ private:
+  static constexpr std::size_t kDTypes = std::size(kAllDTypes);
+  std::atomic<std::int64_t> live_[kCategories]{}, peak_[kCategories]{};
+  std::atomic<std::int64_t> live_dt_[kDTypes]{}, peak_dt_[kDTypes]{};
+  std::atomic<std::int64_t> live_total_{0}, peak_total_{0};
 };
 
-// The category new tensors get on this thread (default: activations). Nestable RAII guard.
+// The cpu device's ledger, as static calls (what existed before devices did).
+class Ledger {
+ public:
+  static MemoryLedger& cpu();
+  static void on_alloc(Category c, DType t, std::int64_t bytes) { cpu().on_alloc(c, t, bytes); }
+  static void on_free(Category c, DType t, std::int64_t bytes) { cpu().on_free(c, t, bytes); }
+  static std::int64_t live(Category c) { return cpu().live(c); }
+  static std::int64_t peak(Category c) { return cpu().peak(c); }
+  static std::int64_t live_total() { return cpu().live_total(); }
+  static std::int64_t peak_total() { return cpu().peak_total(); }
+  static LedgerSnapshot snapshot() { return cpu().snapshot(); }
+  static void reset_peaks() { cpu().reset_peaks(); }
+};
+
+// The category new tensors get on this thread (default: activations), whatever their device.
+// Nestable RAII guard.
 Category current_category();
 class LedgerScope {
  public:

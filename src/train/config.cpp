@@ -3,7 +3,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <utility>
 
 #include "nn/module.h"
@@ -40,21 +39,10 @@ void check_real_range(const std::string& flag, double v, double lo, double hi, b
                 (hi_open ? ")" : "]") + ", got " + real_text(v));
 }
 
-ResolvedConfig resolve(const TrainConfig& in) {
-  ResolvedConfig r;
-  r.cfg = in;
-  TrainConfig& c = r.cfg;
-  const bool gpt = c.model == "gpt";
-  if (c.model != "mlp" && c.model != "cnn" && c.model != "resnet" && !gpt)
-    throw Error("unknown model '" + c.model + "' (known: mlp cnn resnet gpt)");
-  if (c.data.empty()) c.data = gpt ? "fortunes" : "fashion-mnist";
-  if (gpt && c.data == "fashion-mnist") c.data = "fortunes";
-  if (!gpt && c.data != "fashion-mnist")
-    throw Error("model '" + c.model + "' trains on fashion-mnist, not '" + c.data + "'");
-  if (gpt && c.data != "fortunes" && c.data != "text")
-    throw Error("unknown data set '" + c.data + "' for gpt (known: fortunes, text with --data-path)");
-  if (c.data == "text" && c.data_path.empty()) throw Error("--data text needs --data-path FILE");
-  // Ranges first (0 = not given where config.h says so), then defaults, then combinations.
+namespace {
+
+// Range checks of every numeric setting (0 = not given where config.h says so).
+void check_ranges(const RunSpec& c) {
   check_optional_int("--epochs", c.epochs, 1, kMaxEpochs);
   check_optional_int("--steps", c.steps, 1, kMaxSteps);
   check_optional_int("--batch", c.batch, 1, kMaxBatch);
@@ -72,87 +60,93 @@ ResolvedConfig resolve(const TrainConfig& in) {
   check_optional_int("--stop-after", c.stop_after, 1, kMaxSteps);
   check_optional_int("eval batches", c.eval_batches, 1, kMaxEvalBatches);
   check_int_range("--auto-every", c.auto_every, 1, kMaxSteps);
-  {
-    const auto& a = c.auto_options;
-    check_real_range("--auto-overflow", a.overflow_threshold, 0, 1, false, true);
-    check_real_range("--auto-underflow", a.underflow_threshold, 0, 1, false, true);
-    check_real_range("--auto-underflow-forward", a.forward_underflow_threshold, 0, 1, false, true);
-    check_int_range("--auto-patience", a.patience, 1, kMaxAutoCount);
-    check_int_range("--auto-window", a.stable_window, 1, kMaxAutoCount);
-    check_real_range("autopilot demote_margin", a.demote_margin, 0, 1, true);
+  const auto& a = c.auto_options;
+  check_real_range("--auto-overflow", a.overflow_threshold, 0, 1, false, true);
+  check_real_range("--auto-underflow", a.underflow_threshold, 0, 1, false, true);
+  check_real_range("--auto-underflow-forward", a.forward_underflow_threshold, 0, 1, false, true);
+  check_int_range("--auto-patience", a.patience, 1, kMaxAutoCount);
+  check_int_range("--auto-window", a.stable_window, 1, kMaxAutoCount);
+  check_real_range("autopilot demote_margin", a.demote_margin, 0, 1, true);
+}
+
+// Precision -> policy (master dtype and map are set by the caller).
+amp::Policy policy_for(const RunSpec& c, amp::OptLevel level, bool& autopilot) {
+  const PrecisionTraits t = traits(c.precision);
+  const std::string p(to_string(t.base));
+  switch (t.base) {
+    case Precision::fp32:
+      if (level != amp::OptLevel::O0) throw Error("--precision fp32 runs at O0; use fp16/bf16 for " + std::string(amp::to_string(level)));
+      return amp::Policy::O0();
+    case Precision::fp16:
+    case Precision::bf16: {
+      const DType low = t.base == Precision::fp16 ? DType::fp16 : DType::bf16;
+      switch (level) {
+        case amp::OptLevel::O0: throw Error("--opt-level O0 is fp32; drop --precision " + p + " or pick O1-O3");
+        case amp::OptLevel::O1: return amp::Policy::O1(low);
+        case amp::OptLevel::O2: return amp::Policy::O2(low);
+        case amp::OptLevel::O3: return amp::Policy::O3(low, t.stochastic);
+      }
+      break;
+    }
+    default: {  // fp8 and the autopilot, whose settings are range-checked with the others
+      if (c.opt_level && *c.opt_level != amp::OptLevel::O2) throw Error("--precision " + p + " runs at O2 (bf16 + fp8 GEMMs)");
+      autopilot = t.base == Precision::autopilot;
+      amp::Fp8Options o;
+      o.recipe = c.fp8_recipe;
+      o.format = c.fp8_format;
+      return amp::Policy::FP8(o);
+    }
   }
+  throw Error("unknown opt level");
+}
+
+// Loss scaling: dynamic by default for fp16, none otherwise.
+amp::LossScaleOptions scale_for(const RunSpec& c) {
+  const PrecisionTraits t = traits(c.precision);
+  if (t.noscale && c.loss_scale && c.loss_scale->mode != amp::ScaleMode::disabled)
+    throw Error("--precision fp16-noscale contradicts --loss-scale " + to_string(*c.loss_scale));
+  const amp::ScaleMode fallback = t.base == Precision::fp16 && !t.noscale ? amp::ScaleMode::dynamic : amp::ScaleMode::disabled;
+  const LossScaleSetting ls = c.loss_scale.value_or(LossScaleSetting{fallback, 0});
+  amp::LossScaleOptions s;
+  s.init_scale = ls.mode == amp::ScaleMode::constant ? ls.value : c.init_scale;
+  s.growth_interval = c.growth_interval;
+  s.mode = ls.mode;
+  return s;
+}
+
+}  // namespace
+
+ResolvedRun resolve(const RunSpec& in) {
+  ResolvedRun r;
+  r.spec = in;
+  RunSpec& c = r.spec;
+  const bool gpt = c.model == ModelFamily::gpt;
+  // gpt's default corpus; the classifiers' one data set (a parsed RunSpec cannot name another).
+  if (!c.data || (gpt && c.data == DataSet::fashion_mnist)) c.data = gpt ? DataSet::fortunes : DataSet::fashion_mnist;
+  if (!gpt && c.data != DataSet::fashion_mnist)
+    throw Error("model '" + std::string(to_string(c.model)) + "' trains on fashion-mnist, not '" + std::string(to_string(*c.data)) + "'");
+  if (c.data == DataSet::text && c.data_path.empty()) throw Error("--data text needs --data-path FILE");
+  check_ranges(c);
   if (c.epochs > 0 && c.steps > 0) throw Error("--epochs and --steps are mutually exclusive");
   if (c.epochs == 0 && c.steps == 0) c.epochs = 1;
   if (gpt && c.epochs > 0) throw Error("gpt trains for --steps, not --epochs");
-  if (c.batch == 0) c.batch = gpt ? 8 : (c.model == "resnet" ? 128 : 256);
-  if (c.optimizer != "sgd" && c.optimizer != "adamw") throw Error("unknown optimizer '" + c.optimizer + "' (known: sgd adamw)");
-  if (c.lr == 0) c.lr = c.optimizer == "sgd" ? 0.05 : 1e-3;
+  if (c.batch == 0) c.batch = gpt ? 8 : (c.model == ModelFamily::resnet ? 128 : 256);
+  if (c.lr == 0) c.lr = c.optimizer == OptimizerKind::sgd ? 0.05 : 1e-3;
   if (c.batch % c.accumulate != 0)
     throw Error("--batch " + std::to_string(c.batch) + " must be divisible by --accumulate " + std::to_string(c.accumulate));
-  if (c.schedule != "constant" && c.schedule != "cosine") throw Error("--schedule must be constant or cosine");
-  if (c.master != "fp32" && c.master != "fp64") throw Error("--master must be fp32 or fp64");
-  if (c.fp8_recipe != "delayed" && c.fp8_recipe != "current") throw Error("--fp8-recipe must be delayed or current");
-  if (c.fp8_format != "hybrid" && c.fp8_format != "e4m3") throw Error("--fp8-format must be hybrid or e4m3");
 
-  // Precision -> policy.
-  std::string p = c.precision;
-  bool noscale = false;
-  amp::OptLevel default_level = amp::OptLevel::O2;
-  bool sr = false;
-  if (p == "fp16-noscale") { p = "fp16"; noscale = true; }
-  else if (p == "bf16-O3") { p = "bf16"; default_level = amp::OptLevel::O3; }
-  else if (p == "bf16-O3-sr") { p = "bf16"; default_level = amp::OptLevel::O3; sr = true; }
-  else if (p == "fp16-O3") { p = "fp16"; default_level = amp::OptLevel::O3; }
-  const amp::OptLevel level = c.opt_level.value_or(p == "fp32" ? amp::OptLevel::O0 : default_level);
-  if (p == "fp32") {
-    if (level != amp::OptLevel::O0) throw Error("--precision fp32 runs at O0; use fp16/bf16 for " + std::string(amp::to_string(level)));
-    r.policy = amp::Policy::O0();
-  } else if (p == "fp16" || p == "bf16") {
-    const DType low = p == "fp16" ? DType::fp16 : DType::bf16;
-    switch (level) {
-      case amp::OptLevel::O0: throw Error("--opt-level O0 is fp32; drop --precision " + p + " or pick O1-O3");
-      case amp::OptLevel::O1: r.policy = amp::Policy::O1(low); break;
-      case amp::OptLevel::O2: r.policy = amp::Policy::O2(low); break;
-      case amp::OptLevel::O3: r.policy = amp::Policy::O3(low, sr); break;
-    }
-  } else if (p == "fp8" || p == "auto") {
-    if (c.opt_level && *c.opt_level != amp::OptLevel::O2)
-      throw Error("--precision " + p + " runs at O2 (bf16 + fp8 GEMMs)");
-    if (p == "auto") r.autopilot = true;  // its settings are range-checked above
-    amp::Fp8Options o;
-    o.recipe = c.fp8_recipe == "delayed" ? amp::Fp8Recipe::delayed : amp::Fp8Recipe::current;
-    o.format = c.fp8_format == "hybrid" ? amp::Fp8Format::hybrid : amp::Fp8Format::e4m3;
-    r.policy = amp::Policy::FP8(o);
-  } else {
-    throw Error("unknown precision '" + c.precision + "' (known: fp32 fp16 bf16 fp8 auto fp16-noscale bf16-O3 bf16-O3-sr)");
-  }
-  if (c.master == "fp64") {
+  const amp::OptLevel level = c.opt_level.value_or(traits(c.precision).default_level);
+  r.policy = policy_for(c, level, r.autopilot);
+  if (c.master == DType::fp64) {
     if (!r.policy.masters()) throw Error("--master fp64 needs master weights (O2 or fp8)");
     r.policy.master = DType::fp64;
   }
   r.policy.map = amp::PrecisionMap::parse(c.precision_map);
-
-  // Loss scaling: dynamic by default for fp16, none otherwise.
-  std::string ls = c.loss_scale.empty() ? (p == "fp16" && !noscale ? "dynamic" : "none") : c.loss_scale;
-  if (noscale && !c.loss_scale.empty() && c.loss_scale != "none")
-    throw Error("--precision fp16-noscale contradicts --loss-scale " + c.loss_scale);
-  r.scale.init_scale = c.init_scale;
-  r.scale.growth_interval = c.growth_interval;
-  if (ls == "dynamic") {
-    r.scale.mode = amp::ScaleMode::dynamic;
-  } else if (ls == "none") {
-    r.scale.mode = amp::ScaleMode::disabled;
-  } else {
-    char* end = nullptr;
-    const double v = std::strtod(ls.c_str(), &end);
-    if (end == ls.c_str() || *end != '\0' || !std::isfinite(v) || !(v > 0) || v > 1e30)
-      throw Error("--loss-scale must be dynamic, none or a finite number in (0, 1e+30], got '" + ls + "'");
-    r.scale.mode = amp::ScaleMode::constant;
-    r.scale.init_scale = v;
-  }
-  r.label = c.precision == "fp32" || c.precision == "fp8" || c.precision == "auto" || c.precision.find('-') != std::string::npos
-                ? c.precision
-                : c.precision + " " + std::string(amp::to_string(level));
+  r.scale = scale_for(c);
+  // The variants' names already say their level; fp32, fp8 and auto have one level each.
+  const std::string name(to_string(c.precision));
+  const bool plain = c.precision == Precision::fp16 || c.precision == Precision::bf16;
+  r.label = plain ? name + " " + std::string(amp::to_string(level)) : name;
   return r;
 }
 

@@ -1,3 +1,14 @@
+// The configuration types, one per role, from the command line to the running loop:
+//   app::CliTrainFlags (apps/mixtrain/train_options.h)  the flags as typed: text and "given or not";
+//                       parsed into
+//   RunSpec             the user's request, every named choice an enum (train/settings.h), every
+//                       number range-checked by resolve(); also what `eval` rebuilds from a
+//                       checkpoint's config;
+//   ResolvedRun         what resolve() derived from a RunSpec: defaults filled, the precision policy,
+//                       loss-scale options and the run's label;
+//   RunControls         (train/trainer.h) how a caller drives the loop, beside the run itself:
+//                       files or not, evaluation, profiling, checkpoint cadence.
+//
 // What a training run is: the user's choices (model, data, precision, schedule, ...) and the
 // mixed-precision policy and loss-scale options they imply. Validated once, with one clear error
 // per contradiction or out-of-range value.
@@ -15,7 +26,7 @@
 //   auto_every      [1, kMaxSteps]        auto thresholds        [0, 1)
 //   auto patience / window [1, 1000000]
 //
-// Zero as "default": in a TrainConfig built in code, 0 keeps meaning "not given" for epochs and
+// Zero as "default": in a RunSpec built in code, 0 keeps meaning "not given" for epochs and
 // steps (neither: 1 epoch), batch (the model's default), lr (the optimizer's default), threads
 // (the hardware concurrency), stats_every (max(20, steps/10)), eval_batches (automatic) and
 // stop_after (no early stop); resolve() fills or keeps those. The CLI never passes a zero through
@@ -31,6 +42,7 @@
 #include "amp/autopilot.h"
 #include "amp/loss_scale.h"
 #include "amp/policy.h"
+#include "train/settings.h"
 
 namespace mixtrain::nn {
 class Module;
@@ -56,29 +68,28 @@ void check_int_range(const std::string& flag, std::int64_t v, std::int64_t lo, s
 void check_real_range(const std::string& flag, double v, double lo, double hi, bool lo_open = false,
                       bool hi_open = false);
 
-struct TrainConfig {
-  std::string model = "mlp";          // mlp cnn resnet gpt
-  std::string data = "fashion-mnist"; // fashion-mnist | fortunes | text (with data_path)
-  std::string data_dir;               // overrides the data set's default directory
-  std::string data_path;              // a UTF-8 text file for `text`
-  // fp32 fp16 bf16 fp8 auto, or the comparison variants fp16-noscale, bf16-O3, bf16-O3-sr.
-  std::string precision = "fp32";
+struct RunSpec {
+  ModelFamily model = ModelFamily::mlp;
+  std::optional<DataSet> data;             // default: fashion-mnist, fortunes for gpt
+  std::string data_dir;                    // overrides the data set's default directory
+  std::string data_path;                   // a UTF-8 text file for DataSet::text
+  Precision precision = Precision::fp32;
   std::optional<amp::OptLevel> opt_level;  // default: O0 for fp32, O2 otherwise
   std::int64_t epochs = 0;                 // one of epochs / steps (0: not given)
   std::int64_t steps = 0;
   std::int64_t batch = 0;                  // 0: the model's default (256 images, 8 sequences)
   double lr = 0;                           // 0: the optimizer's default (1e-3 AdamW, 0.05 SGD)
-  std::string optimizer = "adamw";         // sgd | adamw
+  OptimizerKind optimizer = OptimizerKind::adamw;
   double weight_decay = 0.0;
   double momentum = 0.9;                   // sgd
-  std::string loss_scale;                  // dynamic | none | VALUE; default: dynamic for fp16
+  std::optional<LossScaleSetting> loss_scale;  // default: dynamic for fp16, none otherwise
   double init_scale = 65536.0;
   std::int64_t growth_interval = 2000;
-  std::string master = "fp32";             // fp32 | fp64
+  DType master = DType::fp32;              // fp32 | fp64
   std::string precision_map;
-  std::string fp8_recipe = "delayed";      // delayed | current
-  std::string fp8_format = "hybrid";       // hybrid | e4m3
-  std::string schedule = "cosine";         // constant | cosine (linear warm-up, cosine decay)
+  amp::Fp8Recipe fp8_recipe = amp::Fp8Recipe::delayed;
+  amp::Fp8Format fp8_format = amp::Fp8Format::hybrid;
+  ScheduleKind schedule = ScheduleKind::warmup_cosine;  // linear warm-up, cosine decay
   double warmup = 0.02;                    // warm-up steps as a fraction of the run (cosine)
   double clip = 0;                         // global-norm clipping (0: off)
   std::int64_t accumulate = 1;             // micro-batches per optimizer step
@@ -97,17 +108,21 @@ struct TrainConfig {
   amp::AutopilotOptions auto_options;
 };
 
-struct ResolvedConfig {
-  TrainConfig cfg;
+// The former name, kept while tests/test_reliability_inputs.cpp (not owned by the trainer) uses
+// it; new code says RunSpec.
+using TrainConfig = RunSpec;
+
+struct ResolvedRun {
+  RunSpec spec;            // with the defaults filled in (data, epochs, batch, lr)
   amp::Policy policy;
   amp::LossScaleOptions scale;
   bool autopilot = false;  // --precision auto: the policy is fp8's, the map is the autopilot's
-  std::string label;  // "bf16 O2", "fp16-noscale", ...
+  std::string label;       // "bf16 O2", "fp16-noscale", ...
 };
 
 // Fills model defaults and checks the combination and every range above; throws mixtrain::Error
 // with one line.
-ResolvedConfig resolve(const TrainConfig& cfg);
+ResolvedRun resolve(const RunSpec& spec);
 
 // Where the model and the precision map meet: throws mixtrain::Error when a pattern of `map`
 // matches none of the model's modules or parameters (a typo would otherwise silently change

@@ -38,37 +38,10 @@ double as_double(const nlohmann::json& j, double fallback) {
   return j.is_number() ? j.get<double>() : fallback;
 }
 
-std::vector<TensorStats> parse_stats(const nlohmann::json& arr) {
-  std::vector<TensorStats> out;
-  for (const auto& e : arr) {
-    TensorStats s;
-    s.param = e.at("param").get<std::string>();
-    s.overflow = e.value("overflow", 0.0);
-    s.subnormal = e.value("subnormal", 0.0);
-    s.flush = e.value("flush", 0.0);
-    s.dtype = e.value("dtype", "");
-    s.module = e.value("module", "");
-    // Absent: an older run (-1); null: written for a non-finite amax (NaN).
-    s.amax = !e.contains("amax") ? -1.0 : as_double(e["amax"], NAN);
-    if (e.contains("hist"))
-      for (const auto& [k, v] : e["hist"].items()) {
-        const std::optional<int> exponent = numerics::parse_exponent_key(k);
-        if (!exponent)
-          throw Error("histogram key '" + io::printable(k, 40) + "' of " + s.param + " is not an exponent in [-1100, 1100]");
-        if (!v.is_number_unsigned()) throw Error("histogram count of exponent " + k + " of " + s.param + " is not a non-negative integer");
-        s.hist.emplace_back(*exponent, v.get<std::uint64_t>());
-      }
-    std::sort(s.hist.begin(), s.hist.end());
-    out.push_back(std::move(s));
-  }
-  return out;
-}
+bool is_fp32_run(const Run& r) { return r.config.opt_level == amp::OptLevel::O0 || r.config.precision == Precision::fp32; }
 
-std::string cfg_str(const Run& r, const char* key) {
-  return r.config.contains(key) && r.config[key].is_string() ? r.config[key].get<std::string>() : "";
-}
-
-bool is_fp32_run(const Run& r) { return cfg_str(r, "opt_level") == "O0" || cfg_str(r, "precision") == "fp32"; }
+// The run's precision as recorded ("" when the config line names none).
+std::string precision_name(const Run& r) { return r.config.precision ? std::string(to_string(*r.config.precision)) : ""; }
 
 std::uint64_t hist_total(const TensorStats& s) {
   std::uint64_t n = 0;
@@ -107,47 +80,10 @@ std::string module_of(const std::string& param) {
 }
 
 Run parse_metrics(std::istream& in, const std::string& what) {
+  metrics::MetricsLog log = metrics::read_metrics(in, what);
   Run r;
-  std::int64_t n = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const auto j = io::try_parse_json(line);
-    const std::string where = what + " line " + std::to_string(n);
-    if (j.is_discarded() || !j.is_object()) throw Error(where + " is not a JSON object (or nests deeper than " + std::to_string(io::kMaxJsonDepth) + " levels)");
-    try {
-      if (j.value("type", "") == "config") {
-        r.config = j.value("config", nlohmann::json::object());
-        continue;
-      }
-      // Other typed lines are events (the autopilot's precision changes), not steps.
-      if (j.contains("type") || !j.contains("step")) continue;
-      Point p;
-      p.step = io::json_int(j, "step", 0, std::int64_t{1} << 40);
-      p.loss = as_double(j.at("loss"), NAN);
-      p.lr = as_double(j.value("lr", nlohmann::json()), 0.0);
-      p.loss_scale = as_double(j.value("loss_scale", nlohmann::json()), 1.0);
-      p.skipped = j.value("skipped", false);
-      if (j.contains("grad_stats")) {
-        p.sampled = true;
-        p.grads = parse_stats(j["grad_stats"]);
-        if (j.contains("weight_stats")) p.weights = parse_stats(j["weight_stats"]);
-        if (j.contains("act_grad_stats")) p.acts = parse_stats(j["act_grad_stats"]);
-        p.stats_dtype = j.value("stats_dtype", "");
-        if (j.contains("headroom_log2") && j["headroom_log2"].is_number()) {
-          // log2 of a ratio of finite floats: |x| < 2100. Larger is not a headroom (and would
-          // overflow the rules' integer arithmetic).
-          p.headroom_log2 = j["headroom_log2"].get<double>();
-          if (!(std::fabs(*p.headroom_log2) < 4096)) throw Error("'headroom_log2' is out of range");
-        }
-      }
-      r.points.push_back(std::move(p));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(where + " has a malformed field (" + io::printable(e.what()) + ")");
-    } catch (const Error& e) {
-      throw Error(where + ": " + e.what());
-    }
-  }
+  if (log.config) r.config = std::move(*log.config);
+  r.points = std::move(log.steps);
   return r;
 }
 
@@ -205,16 +141,15 @@ std::vector<Finding> check_divergence(const Run& r, const Thresholds& t) {
   f.evidence = "loss fell to " + num(best->loss) + " at step " + std::to_string(best->step) + ", rose to " + num(worst->loss) +
                " at step " + std::to_string(worst->step) + ", and the last " + std::to_string(tail) + " steps average " +
                num(final_loss) + " (" + num(final_loss / best->loss) + "x the best; threshold " + num(t.divergence_factor) + "x)";
-  const std::string precision = cfg_str(r, "precision");
-  const bool e4m3 = cfg_str(r, "fp8_format") == "e4m3";
-  if (precision == "fp8" && e4m3)
+  const bool fp8 = r.config.precision == Precision::fp8;
+  if (fp8 && r.config.fp8_format == amp::Fp8Format::e4m3)
     f.recommendation = "the fp8 GEMMs take their output gradients in E4M3, whose range (2^17.8 with subnormals) loses the "
                        "small values of wide gradients such as a fused Q/K/V's: use --fp8-format hybrid (E5M2 gradients) or "
                        "--precision auto, which moves each layer whose operands leave fp8's range; else lower --lr (now " +
                        num(best->lr) + ") and clip (--clip 1.0)";
   else
     f.recommendation = "lower --lr (it was " + num(best->lr) + " at the best step) and clip gradients (--clip 1.0)" +
-                       std::string(precision == "fp8" ? "; --precision auto keeps the layers whose operands leave fp8's range out of it" : "");
+                       std::string(fp8 ? "; --precision auto keeps the layers whose operands leave fp8's range out of it" : "");
   return {f};
 }
 
@@ -341,7 +276,7 @@ std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t) {
   double min_headroom = INFINITY;
   std::vector<double> scales;
   for (const auto* p : samples) {
-    const std::string dt = p->stats_dtype.empty() ? cfg_str(r, "precision").substr(0, 4) : p->stats_dtype;
+    const std::string dt = p->stats_dtype.empty() ? precision_name(r).substr(0, 4) : p->stats_dtype;
     if (dt != "fp16") continue;
     scales.push_back(p->loss_scale);
     if (p->headroom_log2) min_headroom = std::min(min_headroom, *p->headroom_log2);
@@ -409,7 +344,7 @@ std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t) {
   int raise = need;
   if (std::isfinite(min_headroom)) raise = std::min(raise, static_cast<int>(std::floor(min_headroom)) - 1);
   f.precision_map = join(rules, ",");
-  const bool noscale = cfg_str(r, "precision") == "fp16-noscale";
+  const bool noscale = r.config.precision == Precision::fp16_noscale;
   std::string rec;
   if (raise > 0) {
     const double suggested = std::ldexp(scale, raise);
@@ -426,9 +361,8 @@ std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t) {
 }
 
 std::vector<Finding> check_lost_updates(const Run& r, const Thresholds& t) {
-  if (cfg_str(r, "opt_level") != "O3") return {};
-  const std::string prec = cfg_str(r, "precision");
-  if (prec.size() >= 3 && prec.compare(prec.size() - 3, 3, "-sr") == 0) return {};
+  if (r.config.opt_level != amp::OptLevel::O3 || r.config.precision == Precision::bf16_O3_sr) return {};
+  const std::string prec = precision_name(r);
   std::vector<const Point*> fin;
   for (const auto& p : r.points)
     if (std::isfinite(p.loss)) fin.push_back(&p);
@@ -449,7 +383,7 @@ std::vector<Finding> check_lost_updates(const Run& r, const Thresholds& t) {
   // mantissa bits has half an ulp of 2^(e-m-1), so the step rounds away when lr < 2^(e-m-1).
   std::map<std::string, std::pair<double, int>> stalled;
   std::vector<std::string> order;
-  if (cfg_str(r, "optimizer") == "adamw")
+  if (r.config.optimizer == OptimizerKind::adamw)
     for (const auto* p : sampled(r)) {
       if (!(p->lr > 0)) continue;
       for (const auto& wt : p->weights) {

@@ -11,38 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "train/metrics.h"
+
 namespace mixtrain::train::doctor {
 
-// One tensor's sampled statistics (a "grad_stats" or "weight_stats" entry).
-struct TensorStats {
-  std::string param;
-  std::string dtype;                              // weights: storage dtype ("" for gradients)
-  std::string module;  // activation gradients: the producing module ("" otherwise: module_of(param))
-  double overflow = 0, subnormal = 0, flush = 0;  // fractions of all elements
-  double amax = -1;                               // -1: not recorded (older runs) or non-finite
-  std::vector<std::pair<int, std::uint64_t>> hist;  // (floor(log2|x|), count), ascending
-};
-
-// One metrics line.
-struct Point {
-  std::int64_t step = 0;
-  double loss = 0;  // NaN when the line says null (non-finite)
-  double lr = 0;
-  double loss_scale = 1;
-  bool skipped = false;
-  // Present on sampled steps only.
-  std::vector<TensorStats> grads, weights;
-  std::vector<TensorStats> acts;        // activation gradients, before rounding to 16 bits
-  std::string stats_dtype;              // dtype the gradients were checked against
-  std::optional<double> headroom_log2;  // log2(max finite / scaled grad amax)
-  bool sampled = false;
-};
+// The metrics lines the rules read (typed and parsed by train/metrics.h).
+using TensorStats = metrics::TensorStats;
+using Point = metrics::StepRecord;
 
 struct Run {
-  nlohmann::json config = nlohmann::json::object();   // the metrics' config line
+  metrics::ConfigRecord config;                       // the metrics' config line
   nlohmann::json summary = nlohmann::json::object();  // summary.json ({} if the run did not finish)
   std::vector<Point> points;
-  bool finished = true;  // false when only metrics.jsonl.tmp exists (the run threw, e.g. diverged)
+  bool finished = true;  // false when the metrics are a failed, live or killed run's
 };
 
 // Parses metrics lines; throws mixtrain::Error naming `what` and the line on malformed input.

@@ -30,6 +30,6 @@ class Task {
   virtual bool is_language_model() const = 0;
 };
 
-std::unique_ptr<Task> make_task(const ResolvedConfig& rc);
+std::unique_ptr<Task> make_task(const ResolvedRun& rc);
 
 }  // namespace mixtrain::train

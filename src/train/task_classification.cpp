@@ -17,18 +17,18 @@ namespace {
 
 class ClassificationTask : public Task {
  public:
-  explicit ClassificationTask(const ResolvedConfig& rc)
-      : cfg_(rc.cfg),
-        train_(data::load_fashion_mnist("train", rc.cfg.data_dir)),
-        test_(data::load_fashion_mnist("test", rc.cfg.data_dir)),
-        sampler_(checked(train_, "training set", cfg_.model).count, rc.cfg.batch, rc.cfg.seed) {
+  explicit ClassificationTask(const ResolvedRun& rc)
+      : cfg_(rc.spec),
+        train_(data::load_fashion_mnist("train", rc.spec.data_dir)),
+        test_(data::load_fashion_mnist("test", rc.spec.data_dir)),
+        sampler_(checked(train_, "training set", std::string(to_string(cfg_.model))).count, rc.spec.batch, rc.spec.seed) {
     // The held-out set must have the training set's shape: the model is built for it, and the
     // batches are gathered with it.
-    checked(test_, "test set", cfg_.model);
-    model_ = nn::make_model(cfg_.model, cfg_.seed);
+    checked(test_, "test set", std::string(to_string(cfg_.model)));
+    model_ = nn::make_model(std::string(to_string(cfg_.model)), cfg_.seed);
     // Where the map meets the model: every pattern must name one of its layers.
     check_precision_map(rc.policy.map, *model_);
-    image_shape_ = cfg_.model == "mlp" ? Shape{train_.features()} : Shape{1, train_.height, train_.width};
+    image_shape_ = cfg_.model == ModelFamily::mlp ? Shape{train_.features()} : Shape{1, train_.height, train_.width};
   }
   nn::Module& model() override { return *model_; }
   std::int64_t steps_per_epoch() const override { return sampler_.steps_per_epoch(); }
@@ -99,7 +99,7 @@ class ClassificationTask : public Task {
     return static_cast<double>(correct) / static_cast<double>(labels.size());
   }
 
-  TrainConfig cfg_;
+  RunSpec cfg_;
   data::ImageDataset train_, test_;
   data::EpochSampler sampler_;
   std::unique_ptr<nn::Module> model_;
@@ -108,7 +108,7 @@ class ClassificationTask : public Task {
 
 }  // namespace
 
-std::unique_ptr<Task> make_classification_task(const ResolvedConfig& rc) {
+std::unique_ptr<Task> make_classification_task(const ResolvedRun& rc) {
   return std::make_unique<ClassificationTask>(rc);
 }
 

@@ -14,11 +14,11 @@ namespace {
 
 class LanguageTask : public Task {
  public:
-  explicit LanguageTask(const ResolvedConfig& rc) : cfg_(rc.cfg) {
-    const std::string text = cfg_.data == "text" ? data::load_text_file(cfg_.data_path) : data::load_fortunes(cfg_.data_dir);
+  explicit LanguageTask(const ResolvedRun& rc) : cfg_(rc.spec) {
+    const std::string text = cfg_.data == DataSet::text ? data::load_text_file(cfg_.data_path) : data::load_fortunes(cfg_.data_dir);
     corpus_ = data::split_corpus(text, 0.1);
     const std::int64_t window = cfg_.context + 1;
-    const std::string what = cfg_.data == "text" ? cfg_.data_path : "the fortunes corpus";
+    const std::string what = cfg_.data == DataSet::text ? cfg_.data_path : "the fortunes corpus";
     check(static_cast<std::int64_t>(corpus_.val.size()) > window && static_cast<std::int64_t>(corpus_.train.size()) > window,
           what + ": text too small for --context " + std::to_string(cfg_.context) + " (" + std::to_string(text.size()) +
               " bytes; the held-out tenth must exceed context + 1 bytes)");
@@ -83,17 +83,17 @@ class LanguageTask : public Task {
   }
 
  private:
-  TrainConfig cfg_;
+  RunSpec cfg_;
   data::TextCorpus corpus_;
   std::unique_ptr<nn::GPT> model_;
 };
 
 }  // namespace
 
-std::unique_ptr<Task> make_classification_task(const ResolvedConfig& rc);
+std::unique_ptr<Task> make_classification_task(const ResolvedRun& rc);
 
-std::unique_ptr<Task> make_task(const ResolvedConfig& rc) {
-  if (rc.cfg.model == "gpt") return std::make_unique<LanguageTask>(rc);
+std::unique_ptr<Task> make_task(const ResolvedRun& rc) {
+  if (rc.spec.model == ModelFamily::gpt) return std::make_unique<LanguageTask>(rc);
   return make_classification_task(rc);
 }
 

@@ -3,7 +3,7 @@
 // update), commits checkpoints with their metrics and summary into the run directory (layout and
 // commit protocol: train/run_dir.h; DIR/checkpoint.safetensors, DIR/metrics.jsonl and
 // DIR/summary.json name the newest), and resumes from a checkpoint so that the resumed run's
-// metrics equal an uninterrupted run's.
+// metrics equal an uninterrupted run's. Its parts: train/session.h.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,7 +12,9 @@
 
 namespace mixtrain::train {
 
-struct TrainOptions {
+// How a caller drives the loop, beside the run itself (RunSpec): `train` writes files and
+// evaluates, `bench --model` does neither and may profile.
+struct RunControls {
   bool write_files = true;   // metrics, summary, checkpoint into cfg.out_dir (train/run_dir.h)
   bool evaluate = true;      // held-out evaluation at the end
   std::int64_t warmup_steps_excluded = 2;  // from the ms/step median
@@ -28,7 +30,7 @@ struct TrainOptions {
 // Runs the whole training; returns the summary (also written to out_dir/summary.json). Throws
 // mixtrain::Error on bad input and mixtrain::Failure when the run fails on good input (the loss
 // stays non-finite, a write fails); either way the last committed checkpoint stays current.
-nlohmann::json run_training(const ResolvedConfig& rc, const TrainOptions& opt = {});
+nlohmann::json run_training(const ResolvedRun& run, const RunControls& controls = {});
 
 // Peak resident set size of this process in bytes.
 std::int64_t peak_rss_bytes();

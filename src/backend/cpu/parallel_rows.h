@@ -1,0 +1,24 @@
+// Internal: runs a per-row kernel over N rows of C elements on the pool, with row blocks sized
+// so that each chunk carries at least ~32k elements of work (fixed by N and C only, never by the
+// thread count, so results are deterministic).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/parallel.h"
+
+namespace mixtrain::backend::cpu::detail {
+
+template <typename Fn>
+void for_rows(std::int64_t N, std::int64_t C, Fn&& fn) {
+  if (N <= 0) return;
+  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, C));
+  runtime::parallel_for(static_cast<std::size_t>(N), static_cast<std::size_t>(grain),
+                        [&](std::size_t b, std::size_t e) {
+                          for (std::size_t i = b; i < e; ++i) fn(static_cast<std::int64_t>(i));
+                        });
+}
+
+}  // namespace mixtrain::backend::cpu::detail
