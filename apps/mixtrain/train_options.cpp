@@ -39,6 +39,8 @@ void add_train_flags(CLI::App* cmd, CliTrainFlags& f, bool with_precision) {
   cmd->add_option("--threads", f.threads, "threads, 1-max(256, cores) (default: all cores)");
   cmd->add_option("--context", c.context, "gpt context length, 2-4096 (default 128)");
   cmd->add_option("--stats-every", f.stats_every, "numerics statistics (gradients, weights, loss-scale headroom) every K >= 1 steps (default: max(20, steps/10); -1: off)");
+  cmd->add_option("--eval-batches", f.eval_batches,
+                  "held-out evaluation at the end: the first N batches of --batch samples, 1-1000000 (default: the whole test set; gpt: 64 windows)");
   cmd->add_option("--stop-after", f.stop_after, "stop after N >= 1 steps and checkpoint, as if interrupted (for --resume)");
   cmd->add_option("--auto-every", c.auto_every, "--precision auto: probe the layers' numerics every K >= 1 steps, and at steps 0, 1, 2, 4, ... before K (default 10)");
   cmd->add_option("--auto-overflow", c.auto_options.overflow_threshold,
@@ -79,6 +81,7 @@ train::ResolvedRun resolve_flags(const CliTrainFlags& f) {
   take("--batch", f.batch, train::kMaxBatch, c.batch);
   take("--threads", f.threads, runtime::max_threads(), c.threads);
   take("--stop-after", f.stop_after, train::kMaxSteps, c.stop_after);
+  take("--eval-batches", f.eval_batches, train::kMaxEvalBatches, c.eval_batches);
   if (f.lr) {
     train::check_real_range("--lr", *f.lr, 0, train::kMaxLr, true);
     c.lr = *f.lr;

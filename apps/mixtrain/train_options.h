@@ -26,7 +26,7 @@ struct CliTrainFlags {
   std::string opt_level;  // "" or O0..O3
   std::string seed = "0";
   // Explicit values of the flags whose cfg field treats 0 as "not given" (see above).
-  std::optional<std::int64_t> epochs, steps, batch, threads, stats_every, stop_after;
+  std::optional<std::int64_t> epochs, steps, batch, threads, stats_every, stop_after, eval_batches;
   std::optional<double> lr;
 };
 

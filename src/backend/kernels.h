@@ -162,8 +162,9 @@ struct Kernels {
   // True when no element is inf or NaN once read as fp32 (an fp64 value beyond fp32's range
   // counts as infinite: gradients are checked as the fp32 values the update will use).
   bool (*all_finite)(const void* x, DType dtype, std::size_t n);
-  // Sum of squares of n fp32 values, accumulated in fp64 (the gradient norm).
-  double (*sum_squares)(const float* x, std::size_t n);
+  // acc + the squares of n fp32 values, added one by one in index order onto the fp64 acc (the
+  // gradient norm: one running sum over all gradients, so its value is part of the contract).
+  double (*sum_squares)(const float* x, std::size_t n, double acc);
   void (*dropout_mask)(std::uint8_t* mask, i64 n, double p, std::uint64_t seed, std::uint64_t offset);
   // One parameter's fused optimizer step (types.h: ParamUpdate).
   void (*optimizer_update)(const OptimizerHyper& hyper, const ParamUpdate& p);

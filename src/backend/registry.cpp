@@ -9,6 +9,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/reference/reference_backend.h"
 #include "runtime/error.h"
+#include "tensor/conversions.h"
 
 namespace mixtrain::backend {
 namespace {
@@ -30,8 +31,17 @@ bool all_entries_set(const Table& t) {
 struct Registry {
   std::mutex mutex;
   std::map<std::string, const Kernels*, std::less<>> tables;
+  std::map<std::string, tensor::Conversions, std::less<>> conversions;  // per backend, stable addresses
   std::atomic<const Kernels*> active{nullptr};
 };
+
+// Makes `table` the active backend, and its conversions the tensor layer's (Tensor::to and
+// friends sit below this layer and are handed the backend's conversion kernels).
+void activate(Registry& r, const Kernels& table) {
+  const auto it = r.conversions.find(table.name);
+  tensor::set_conversions(it->second);
+  r.active.store(&table, std::memory_order_release);
+}
 
 void add(Registry& r, const Kernels& table) {
   check(!table.name.empty(), "backend registry: a backend needs a name");
@@ -46,6 +56,9 @@ void add(Registry& r, const Kernels& table) {
         "backend registry: backend '" + std::string(table.name) + "' leaves a kernel family unset");
   const auto [it, fresh] = r.tables.emplace(std::string(table.name), &table);
   check(fresh, "backend registry: backend '" + std::string(table.name) + "' is registered twice");
+  r.conversions.emplace(std::string(table.name),
+                        tensor::Conversions{table.encode_f32, table.encode_f64, table.decode_f32, table.decode_f64,
+                                            table.convert, table.abs_max});
 }
 
 std::string known(const Registry& r) {
@@ -67,7 +80,7 @@ Registry& registry() {
     add(*reg, cpu::table());
     add(*reg, reference::table());
     const char* env = std::getenv("MIXTRAIN_BACKEND");
-    reg->active = &find(*reg, env != nullptr && *env != '\0' ? env : "cpu", "MIXTRAIN_BACKEND");
+    activate(*reg, find(*reg, env != nullptr && *env != '\0' ? env : "cpu", "MIXTRAIN_BACKEND"));
     return reg;
   }();
   return *r;
@@ -90,7 +103,7 @@ void register_backend(const Kernels& table) {
 void select_backend(std::string_view name, std::string_view what) {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
-  r.active.store(&find(r, name, what), std::memory_order_release);
+  activate(r, find(r, name, what));
 }
 
 std::string_view active_backend() { return kernels().name; }

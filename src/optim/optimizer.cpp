@@ -122,28 +122,11 @@ backend::OptimizerHyper AdamW::hyper() const {
 
 double clip_grad_norm(Optimizer& opt, double max_norm) {
   // The squares are summed as one sequence over all gradients in parameter order, with one fp64
-  // accumulator (the norm and the clipping factor are part of a run's reproducible record).
-  // sum_squares starts each call from zero, so more than one gradient is first gathered into
-  // one buffer; a kernel that continues a running sum would make the copy unnecessary.
-  std::vector<Tensor> grads;
-  std::size_t total = 0;
-  for (const Tensor& g : opt.gradients()) {
-    if (!g.defined()) continue;
-    grads.push_back(g);
-    total += static_cast<std::size_t>(g.numel());
-  }
+  // accumulator carried from tensor to tensor (the norm and the clipping factor are part of a
+  // run's reproducible record).
   double sq = 0;
-  if (grads.size() == 1) {
-    sq = backend::kernels().sum_squares(grads[0].data_as<const float>(), total);
-  } else if (grads.size() > 1) {
-    std::vector<float> all(total);
-    std::size_t at = 0;
-    for (const Tensor& g : grads) {
-      std::copy_n(g.data_as<const float>(), g.numel(), all.data() + at);
-      at += static_cast<std::size_t>(g.numel());
-    }
-    sq = backend::kernels().sum_squares(all.data(), total);
-  }
+  for (const Tensor& g : opt.gradients())
+    if (g.defined()) sq = backend::kernels().sum_squares(g.data_as<const float>(), static_cast<std::size_t>(g.numel()), sq);
   const double norm = std::sqrt(sq) * opt.grad_factor();
   if (std::isfinite(norm) && norm > max_norm) opt.scale_gradients(max_norm / (norm + 1e-6));
   return norm;

@@ -10,6 +10,7 @@
 #include "numerics/stats.h"
 #include "runtime/error.h"
 #include "runtime/parallel.h"
+#include "tensor/conversions.h"
 #include "tensor/device_allocator.h"
 
 namespace mixtrain {
@@ -107,7 +108,7 @@ Tensor Tensor::from(const std::vector<float>& values, const Shape& shape, DType 
         "tensor: " + std::to_string(values.size()) + " values do not fill shape " + to_string(shape));
   require_host_device(device, "from");
   Tensor t = empty(shape, dtype, device);
-  numerics::encode(t.data(), dtype, values.data(), values.size());
+  tensor::conversions().encode_f32(t.data(), dtype, values.data(), values.size(), {});
   return t;
 }
 
@@ -116,7 +117,7 @@ Tensor Tensor::from(const std::vector<double>& values, const Shape& shape, DType
         "tensor: " + std::to_string(values.size()) + " values do not fill shape " + to_string(shape));
   require_host_device(device, "from");
   Tensor t = empty(shape, dtype, device);
-  numerics::encode(t.data(), dtype, values.data(), values.size());
+  tensor::conversions().encode_f64(t.data(), dtype, values.data(), values.size(), {});
   return t;
 }
 
@@ -168,7 +169,7 @@ Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, 
   auto real_amax = [this](float codes_amax) { return scale_ != 1.0f ? codes_amax / scale_ : codes_amax; };
   auto scan_amax = [&] {
     if (amax != nullptr)
-      *amax = real_amax(numerics::abs_max(data(), dtype_, static_cast<std::size_t>(numel_)));
+      *amax = real_amax(tensor::conversions().abs_max(data(), dtype_, static_cast<std::size_t>(numel_)));
   };
   Tensor t = empty(shape_, dtype, device());
   const bool fp8 = numerics::spec(dtype).bits() == 8;
@@ -184,8 +185,8 @@ Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, 
                                                                            rounding == numerics::Rounding::nearest)))) {
     // Widening to fp32/fp64 (the ops' compute dtypes) is an exact decode, vectorised for every
     // source; numerics::convert would re-encode each decoded value into fp32 one by one.
-    if (dtype == DType::fp64) numerics::decode(t.data_as<double>(), data(), dtype_, static_cast<std::size_t>(numel_));
-    else numerics::decode(t.data_as<float>(), data(), dtype_, static_cast<std::size_t>(numel_));
+    if (dtype == DType::fp64) tensor::conversions().decode_f64(t.data_as<double>(), data(), dtype_, static_cast<std::size_t>(numel_));
+    else tensor::conversions().decode_f32(t.data_as<float>(), data(), dtype_, static_cast<std::size_t>(numel_));
     scan_amax();
     return t;
   }
@@ -194,7 +195,7 @@ Tensor Tensor::to(DType dtype, numerics::Rounding rounding, std::uint64_t seed, 
   opt.seed = seed;
   // Real value r = decode(code)/scale_ ; target code = encode(r * scale).
   opt.scale = static_cast<double>(fp8 ? scale : 1.0f) / static_cast<double>(scale_);
-  const double a = numerics::convert(t.data(), dtype, data(), dtype_, static_cast<std::size_t>(numel_), opt);
+  const double a = tensor::conversions().convert(t.data(), dtype, data(), dtype_, static_cast<std::size_t>(numel_), opt);
   if (amax != nullptr) *amax = real_amax(static_cast<float>(a));
   t.scale_ = fp8 ? scale : 1.0f;
   return t;
@@ -231,7 +232,7 @@ Tensor Tensor::narrow0(std::int64_t begin, std::int64_t end) const {
 std::vector<float> Tensor::to_vector() const {
   const void* src = host_data("to_vector");
   std::vector<float> v(static_cast<std::size_t>(numel_));
-  numerics::decode(v.data(), src, dtype_, v.size());
+  tensor::conversions().decode_f32(v.data(), src, dtype_, v.size());
   if (scale_ != 1.0f)
     for (auto& x : v) x /= scale_;
   return v;
@@ -240,7 +241,7 @@ std::vector<float> Tensor::to_vector() const {
 std::vector<double> Tensor::to_vector_f64() const {
   const void* src = host_data("to_vector_f64");
   std::vector<double> v(static_cast<std::size_t>(numel_));
-  numerics::decode(v.data(), src, dtype_, v.size());
+  tensor::conversions().decode_f64(v.data(), src, dtype_, v.size());
   if (scale_ != 1.0f)
     for (auto& x : v) x /= static_cast<double>(scale_);
   return v;
@@ -282,7 +283,7 @@ void Tensor::copy_from(const Tensor& src) {
   check(src.numel() == numel_, "copy_from: " + to_string(src.shape()) + " into " + to_string(shape_));
   numerics::ConvertOptions opt;
   opt.scale = static_cast<double>(scale_) / static_cast<double>(src.scale_);
-  numerics::convert(host_data("copy_from"), dtype_, src.host_data("copy_from"), src.dtype_,
+  tensor::conversions().convert(host_data("copy_from"), dtype_, src.host_data("copy_from"), src.dtype_,
                     static_cast<std::size_t>(numel_), opt);
 }
 

@@ -101,7 +101,7 @@ struct RunSpec {
   std::string resume_dir;
   std::int64_t context = 128;              // gpt
   std::int64_t stats_every = 0;            // numerics statistics every K steps (0: max(20, steps/10), <0: off)
-  std::int64_t eval_batches = 0;           // gpt validation batches (0: auto)
+  std::int64_t eval_batches = 0;           // held-out batches evaluated at the end (0: all test images; gpt: 64 windows)
   bool quiet = false;                      // no progress output
   // --precision auto: the autopilot probes every auto_every steps with these thresholds.
   std::int64_t auto_every = 10;

@@ -51,9 +51,12 @@ class ClassificationTask : public Task {
     model_->eval();
     double loss_sum = 0, correct = 0;
     constexpr std::int64_t kChunk = 1000;
-    for (std::int64_t b = 0; b < test_.count; b += kChunk) {
+    // --eval-batches N evaluates the first N batches' worth of the test set (slow backends, quick
+    // checks); by default all of it.
+    const std::int64_t count = cfg_.eval_batches > 0 ? std::min(test_.count, cfg_.eval_batches * cfg_.batch) : test_.count;
+    for (std::int64_t b = 0; b < count; b += kChunk) {
       std::vector<std::int64_t> rows;
-      for (std::int64_t i = b; i < std::min(test_.count, b + kChunk); ++i) rows.push_back(i);
+      for (std::int64_t i = b; i < std::min(count, b + kChunk); ++i) rows.push_back(i);
       std::vector<std::int64_t> labels;
       Tensor x = gather(test_, rows, &labels);
       amp::Autocast guard(policy);
@@ -62,7 +65,7 @@ class ClassificationTask : public Task {
       correct += batch_accuracy(logits, labels) * static_cast<double>(rows.size());
     }
     model_->train();
-    return {loss_sum / static_cast<double>(test_.count), correct / static_cast<double>(test_.count)};
+    return {loss_sum / static_cast<double>(count), correct / static_cast<double>(count)};
   }
 
  private:

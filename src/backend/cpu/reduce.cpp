@@ -215,16 +215,12 @@ bool all_finite(const void* x, DType dtype, std::size_t n) {
   return true;
 }
 
-namespace {
 // Serial, in element order, onto `acc`: each square is exact in fp64 (24-bit mantissas), so the
 // order of the additions is the only rounding and it is fixed.
-double sum_squares_onto(const float* x, std::size_t n, double acc) {
+double sum_squares(const float* x, std::size_t n, double acc) {
   for (std::size_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]) * x[i];
   return acc;
 }
-}  // namespace
-
-double sum_squares(const float* x, std::size_t n) { return sum_squares_onto(x, n, 0.0); }
 
 #define MIXTRAIN_REDUCE_INSTANTIATE(T)                                                 \
   template void sum_to<T>(T*, const T*, const Shape&, const Shape&);                   \

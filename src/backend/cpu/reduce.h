@@ -16,6 +16,6 @@ void broadcast_to(T* dst, const T* src, const Shape& src_shape, const Shape& dst
 template <typename T>
 void accumulate(T* acc, const T* x, std::int64_t n);
 bool all_finite(const void* x, DType dtype, std::size_t n);
-double sum_squares(const float* x, std::size_t n);
+double sum_squares(const float* x, std::size_t n, double acc);
 
 }  // namespace mixtrain::backend::cpu

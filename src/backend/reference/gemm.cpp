@@ -62,18 +62,25 @@ std::vector<U> product(i64 M, i64 N, i64 K, U alpha, const GemmOperand& A, const
                        const GemmOutput& C) {
   const std::vector<U> a = load_op<U>(A, M, K), b = load_op<U>(B, K, N);
   std::vector<U> out(static_cast<std::size_t>(M * N));
-  for (i64 i = 0; i < M; ++i)
+  std::vector<U> acc(static_cast<std::size_t>(N));
+  for (i64 i = 0; i < M; ++i) {
+    // Row i's N accumulators advance together over k (B read row by row, not down its columns);
+    // each element still takes its products in k order.
+    std::fill(acc.begin(), acc.end(), U(0));
+    for (i64 k = 0; k < K; ++k) {
+      const U aik = a[static_cast<std::size_t>(i * K + k)];
+      const U* bk = b.data() + k * N;
+      for (i64 j = 0; j < N; ++j) acc[static_cast<std::size_t>(j)] = std::fma(aik, bk[j], acc[static_cast<std::size_t>(j)]);
+    }
     for (i64 j = 0; j < N; ++j) {
-      U acc = 0;
-      for (i64 k = 0; k < K; ++k)
-        acc = std::fma(a[static_cast<std::size_t>(i * K + k)], b[static_cast<std::size_t>(k * N + j)], acc);
-      U x = K > 0 ? alpha * acc : U(0);  // K == 0: C = beta * C alone
+      U x = K > 0 ? alpha * acc[static_cast<std::size_t>(j)] : U(0);  // K == 0: C = beta * C alone
       if (beta != 0) {
         const U c = beta * load<U>(C.data, C.dtype, static_cast<std::size_t>(i * C.ld + j));
         x = K > 0 ? x + c : c;
       }
       out[static_cast<std::size_t>(i * N + j)] = x;
     }
+  }
   return out;
 }
 

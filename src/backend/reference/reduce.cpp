@@ -50,8 +50,7 @@ bool all_finite(const void* x, DType dtype, std::size_t n) {
   return true;
 }
 
-double sum_squares(const float* x, std::size_t n) {
-  double acc = 0;
+double sum_squares(const float* x, std::size_t n, double acc) {
   for (std::size_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]) * static_cast<double>(x[i]);
   return acc;
 }

@@ -110,7 +110,7 @@ void broadcast_to(T* dst, const T* src, const Shape& src_shape, const Shape& dst
 template <typename T>
 void accumulate(T* acc, const T* x, i64 n);
 bool all_finite(const void* x, DType dtype, std::size_t n);
-double sum_squares(const float* x, std::size_t n);
+double sum_squares(const float* x, std::size_t n, double acc);
 // The flat offset, in an operand of shape s broadcast to os (NumPy rules: right-aligned, size-1
 // dimensions repeat), of the operand element that output element k reads.
 i64 broadcast_offset(const Shape& s, const Shape& os, i64 k);
