@@ -196,11 +196,11 @@ TEST(ReliabilityFlags, ThreadCountsAreBoundedInTheRuntime) {
 }
 
 TEST(ReliabilityFlags, ConfigBuiltInCodeIsRangeCheckedToo) {
-  train::TrainConfig base;
+  train::RunSpec base;
   base.steps = 1;
   EXPECT_NO_THROW(train::resolve(base));  // zeros: the documented defaults
-  auto with = [&base](const std::function<void(train::TrainConfig&)>& edit) {
-    train::TrainConfig edited = base;
+  auto with = [&base](const std::function<void(train::RunSpec&)>& edit) {
+    train::RunSpec edited = base;
     edit(edited);
     return error_of([&] { train::resolve(edited); });
   };

@@ -108,10 +108,6 @@ struct RunSpec {
   amp::AutopilotOptions auto_options;
 };
 
-// The former name, kept while tests/test_reliability_inputs.cpp (not owned by the trainer) uses
-// it; new code says RunSpec.
-using TrainConfig = RunSpec;
-
 struct ResolvedRun {
   RunSpec spec;            // with the defaults filled in (data, epochs, batch, lr)
   amp::Policy policy;
