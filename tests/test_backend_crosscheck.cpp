@@ -503,15 +503,15 @@ void add_buffer_families() {
                 opt.index_offset = 5;
                 opt.scale = scale;
                 std::vector<unsigned char> dst(n * size_of(to));
-                const double amax = k.convert(dst.data(), to, src.data(), from, n, opt);
+                const double amax = k.conversions.convert(dst.data(), to, src.data(), from, n, opt);
                 std::vector<float> dec(n);
-                k.decode_f32(dec.data(), src.data(), from, n);
+                k.conversions.decode_f32(dec.data(), src.data(), from, n);
                 std::vector<double> dec64(n);
-                k.decode_f64(dec64.data(), src.data(), from, n);
+                k.conversions.decode_f64(dec64.data(), src.data(), from, n);
                 std::vector<unsigned char> e32(n * size_of(to)), e64(n * size_of(to));
-                const float a32 = k.encode_f32(e32.data(), to, dec.data(), n, opt);
-                const double a64 = k.encode_f64(e64.data(), to, dec64.data(), n, opt);
-                const float am = k.abs_max(src.data(), from, n);
+                const float a32 = k.conversions.encode_f32(e32.data(), to, dec.data(), n, opt);
+                const double a64 = k.conversions.encode_f64(e64.data(), to, dec64.data(), n, opt);
+                const float am = k.conversions.abs_max(src.data(), from, n);
                 Result r;
                 add_exact(r, dst);
                 add_exact(r, dec);
@@ -533,7 +533,7 @@ void add_buffer_families() {
           std::vector<unsigned char> c(n * size_of(t));
           numerics::encode(c.data(), t, v.data(), n);
           const bool fin = k.all_finite(c.data(), t, n);
-          const float am = k.abs_max(c.data(), t, n);
+          const float am = k.conversions.abs_max(c.data(), t, n);
           add_exact(r, std::vector<int>{fin ? 1 : 0});
           add_exact(r, std::vector<float>{am});
         }

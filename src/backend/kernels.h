@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "backend/types.h"
+#include "tensor/conversions.h"
 #include "tensor/device.h"
 
 namespace mixtrain::backend {
@@ -149,14 +150,9 @@ struct Kernels {
   void (*from_heads_f64)(void* rows, DType rows_type, const double* slabs, i64 B, i64 T, i64 G, i64 H, i64 D);
 
   // ---- Format conversion (numerics/convert.h states the contract; exact on every backend) ----
-  float (*encode_f32)(void* dst, DType to, const float* src, std::size_t n, const numerics::ConvertOptions& opt);
-  double (*encode_f64)(void* dst, DType to, const double* src, std::size_t n, const numerics::ConvertOptions& opt);
-  void (*decode_f32)(float* dst, const void* src, DType from, std::size_t n);
-  void (*decode_f64)(double* dst, const void* src, DType from, std::size_t n);
-  double (*convert)(void* dst, DType to, const void* src, DType from, std::size_t n,
-                    const numerics::ConvertOptions& opt);
-  // max |decode(code)| over n codes; NaN if any is NaN.
-  float (*abs_max)(const void* src, DType from, std::size_t n);
+  // encode, decode, convert and abs_max, as the set the tensor layer uses for Tensor::to and
+  // friends: the registry installs the active backend's (tensor/conversions.h).
+  tensor::Conversions conversions;
 
   // ---- Training-step families ----
   // True when no element is inf or NaN once read as fp32 (an fp64 value beyond fp32's range

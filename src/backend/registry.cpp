@@ -31,15 +31,13 @@ bool all_entries_set(const Table& t) {
 struct Registry {
   std::mutex mutex;
   std::map<std::string, const Kernels*, std::less<>> tables;
-  std::map<std::string, tensor::Conversions, std::less<>> conversions;  // per backend, stable addresses
   std::atomic<const Kernels*> active{nullptr};
 };
 
 // Makes `table` the active backend, and its conversions the tensor layer's (Tensor::to and
 // friends sit below this layer and are handed the backend's conversion kernels).
 void activate(Registry& r, const Kernels& table) {
-  const auto it = r.conversions.find(table.name);
-  tensor::set_conversions(it->second);
+  tensor::set_conversions(table.conversions);
   r.active.store(&table, std::memory_order_release);
 }
 
@@ -50,15 +48,11 @@ void add(Registry& r, const Kernels& table) {
   check(table.gemm && table.gemm_batched && table.gemm_flops && table.reset_gemm_flops && table.gemm_flops_by_kernel &&
             table.gemm_kernel_name && table.bias_act_forward_block && table.bias_act_backward_from &&
             table.column_sums && table.binary_f32 && table.permute && table.to_heads_f32 && table.to_heads_f64 &&
-            table.from_heads_f32 && table.from_heads_f64 && table.encode_f32 && table.encode_f64 &&
-            table.decode_f32 && table.decode_f64 && table.convert && table.abs_max && table.all_finite &&
+            table.from_heads_f32 && table.from_heads_f64 && all_entries_set(table.conversions) && table.all_finite &&
             table.sum_squares && table.dropout_mask && table.optimizer_update && table.tier,
         "backend registry: backend '" + std::string(table.name) + "' leaves a kernel family unset");
   const auto [it, fresh] = r.tables.emplace(std::string(table.name), &table);
   check(fresh, "backend registry: backend '" + std::string(table.name) + "' is registered twice");
-  r.conversions.emplace(std::string(table.name),
-                        tensor::Conversions{table.encode_f32, table.encode_f64, table.decode_f32, table.decode_f64,
-                                            table.convert, table.abs_max});
 }
 
 std::string known(const Registry& r) {

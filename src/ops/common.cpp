@@ -58,31 +58,6 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   return r;
 }
 
-BroadcastSplit split_broadcast(const Shape& full, const Shape& small) {
-  const std::size_t n = full.size();
-  BroadcastSplit r;
-  if (small.size() > n) return r;
-  bool seen_kept = false, seen_reduced = false, prefix = true, suffix = true;
-  std::int64_t reduced = 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::int64_t s = i < n - small.size() ? 1 : small[i - (n - small.size())];
-    if (full[i] == 1) continue;
-    if (s == 1) {
-      reduced *= full[i];
-      if (seen_kept) prefix = false;
-      seen_reduced = true;
-    } else {
-      if (s != full[i]) return r;
-      if (seen_reduced) suffix = false;
-      seen_kept = true;
-    }
-  }
-  const std::int64_t total = numel(full);
-  if (prefix) r = {BroadcastSplit::prefix, reduced, reduced == 0 ? 0 : total / reduced};
-  else if (suffix) r = {BroadcastSplit::suffix, reduced == 0 ? 0 : total / reduced, reduced};
-  return r;
-}
-
 Tensor sum_to(const Tensor& g, const Shape& shape) {
   if (g.shape() == shape) return g;
   const Shape& gs = g.shape();
@@ -97,7 +72,7 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 
 float amax(const Tensor& x) {
   // Dividing by a positive scale is monotonic, so the max of the real values is the max code's.
-  const float m = backend::kernels().abs_max(x.data(), x.dtype(), static_cast<std::size_t>(x.numel()));
+  const float m = backend::kernels().conversions.abs_max(x.data(), x.dtype(), static_cast<std::size_t>(x.numel()));
   return x.scale() != 1.0f ? m / x.scale() : m;
 }
 

@@ -33,16 +33,6 @@ Shape broadcast_shapes(const Shape& a, const Shape& b);
 // g's dtype in an order fixed by the shapes alone (deterministic whatever the thread count).
 Tensor sum_to(const Tensor& g, const Shape& shape);
 
-// How `small` (a broadcastable shape) sits inside `full`: when every broadcast dimension comes
-// before every kept one, full is (rows, cols) = (broadcast part, small) -> kind prefix (a bias);
-// when they all come after, (rows, cols) = (small, broadcast part) -> kind suffix (a row
-// statistic). Other layouts are generic. Size-1 dimensions of full count as neither.
-struct BroadcastSplit {
-  enum Kind { generic, prefix, suffix } kind = generic;
-  std::int64_t rows = 0, cols = 0;
-};
-BroadcastSplit split_broadcast(const Shape& full, const Shape& small);
-
 // max |x| over the decoded values (fp8: divided by the scale); NaN if any value is NaN.
 float amax(const Tensor& x);
 

@@ -107,7 +107,7 @@ Tensor linear(const Tensor& x0, const Tensor& W0, const Tensor& b, Activation ac
       }
       backend::kernels().bias_act_forward_block(c, ldc, bj, rows, cols, Activation::identity);
       for (std::int64_t r = 0; r < rows; ++r)
-        backend::kernels().encode_f32(pre_data + static_cast<std::size_t>((r0 + r) * outf + c0) * pre_size, od,
+        backend::kernels().conversions.encode_f32(pre_data + static_cast<std::size_t>((r0 + r) * outf + c0) * pre_size, od,
                                       c + r * ldc, static_cast<std::size_t>(cols), {});
       backend::kernels().bias_act_forward_block(c, ldc, nullptr, rows, cols, Activation::gelu);
     };

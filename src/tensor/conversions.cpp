@@ -24,6 +24,7 @@ std::atomic<const Conversions*> g_active{&kNumerics};
 
 }  // namespace
 
+const Conversions& numerics_conversions() { return kNumerics; }
 const Conversions& conversions() { return *g_active.load(std::memory_order_acquire); }
 void set_conversions(const Conversions& c) { g_active.store(&c, std::memory_order_release); }
 

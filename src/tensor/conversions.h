@@ -21,7 +21,9 @@ struct Conversions {
   float (*abs_max)(const void* src, DType from, std::size_t n);
 };
 
-// The installed set (one relaxed atomic load).
+// numerics/convert.h's vectorised buffer kernels as a set (the default, and the cpu backend's).
+const Conversions& numerics_conversions();
+// The installed set (one acquire load).
 const Conversions& conversions();
 // Installs a set; the object must outlive every later conversion (backends' tables are static).
 void set_conversions(const Conversions& c);

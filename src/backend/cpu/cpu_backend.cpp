@@ -16,8 +16,6 @@
 #include "backend/cpu/pool.h"
 #include "backend/cpu/reduce.h"
 #include "backend/cpu/softmax.h"
-#include "numerics/convert.h"
-#include "numerics/stats.h"
 #include "runtime/cpu_features.h"
 
 namespace mixtrain::backend::cpu {
@@ -65,7 +63,10 @@ constexpr RealKernels<T> real_table() {
   };
 }
 
-const Kernels kTable{
+// Built on first use (not at static initialisation), so its copy of the conversion set never
+// depends on the order in which translation units are initialised.
+Kernels make_table() {
+  return {
     .name = "cpu",
     .device = tensor::kCpu,
     .f32 = real_table<float>(),
@@ -85,25 +86,20 @@ const Kernels kTable{
     .to_heads_f64 = to_heads<double>,
     .from_heads_f32 = from_heads<float>,
     .from_heads_f64 = from_heads<double>,
-    .encode_f32 = [](void* dst, DType to, const float* src, std::size_t n, const numerics::ConvertOptions& opt) {
-      return numerics::encode(dst, to, src, n, opt);
-    },
-    .encode_f64 = [](void* dst, DType to, const double* src, std::size_t n, const numerics::ConvertOptions& opt) {
-      return numerics::encode(dst, to, src, n, opt);
-    },
-    .decode_f32 = [](float* dst, const void* src, DType from, std::size_t n) { numerics::decode(dst, src, from, n); },
-    .decode_f64 = [](double* dst, const void* src, DType from, std::size_t n) { numerics::decode(dst, src, from, n); },
-    .convert = numerics::convert,
-    .abs_max = numerics::abs_max,
+    .conversions = tensor::numerics_conversions(),
     .all_finite = all_finite,
     .sum_squares = sum_squares,
     .dropout_mask = dropout_mask,
     .optimizer_update = optimizer_update,
     .tier = [] { return runtime::tier_name(runtime::isa_tier()); },
-};
+  };
+}
 
 }  // namespace
 
-const Kernels& table() { return kTable; }
+const Kernels& table() {
+  static const Kernels t = make_table();
+  return t;
+}
 
 }  // namespace mixtrain::backend::cpu
