@@ -593,6 +593,22 @@ void add_buffer_families() {
         add_exact(r, y);
         return r;
       });
+  for (DType t : kAllDTypes)
+    for (auto [N, V, D] : {std::array<i64, 3>{0, 3, 4}, {1, 1, 1}, {33, 7, 17}})
+      add("gather_copy_rows_" + fname(t) + "_" + std::to_string(N) + "x" + std::to_string(V) + "x" + std::to_string(D),
+          [=](const Kernels& k) {
+            const std::size_t row = static_cast<std::size_t>(D) * size_of(t);
+            auto table_codes = codes(static_cast<std::size_t>(V * D), 62, t);
+            auto ids = labels(static_cast<std::size_t>(N), V, 63);
+            std::vector<unsigned char> g(static_cast<std::size_t>(N) * row), c(static_cast<std::size_t>(V) * 2 * row, 0);
+            k.gather_rows(g.data(), table_codes.data(), row, ids.data(), N);
+            // Rows of the table into every other row of c (a concat-like stride).
+            k.copy_rows(c.data(), 2 * row, table_codes.data(), row, V, row);
+            Result r;
+            add_exact(r, g);
+            add_exact(r, c);
+            return r;
+          });
   for (DType t : kFormats)
     add("heads_" + fname(t), [=](const Kernels& k) {
       const i64 B = 2, T = 5, G = 3, H = 2, D = 4;
@@ -731,7 +747,7 @@ TEST(CrossCheckTable, EveryFamilyHasRows) {
   const char* prefixes[] = {"binary_", "unary_", "bias_act_", "point_loss_", "sum_to_", "accumulate_", "softmax_family_",
                             "layer_norm_", "batch_norm_", "conv2d_", "pool2d_", "attention_", "embedding_", "dropout_",
                             "gemm_", "gemm_batched_", "convert_", "all_finite_", "sum_squares_", "binary_f32_",
-                            "epilogue_helpers_", "permute_", "heads_", "dropout_mask_", "optimizer_"};
+                            "epilogue_helpers_", "permute_", "gather_copy_rows_", "heads_", "dropout_mask_", "optimizer_"};
   for (const char* p : prefixes) {
     int rows = 0;
     for (const Case& c : all_cases()) rows += c.name.rfind(p, 0) == 0;

@@ -143,6 +143,12 @@ struct Kernels {
   // ---- Layout ----
   // y = x permuted (element bytes of size elem), x of shape `in`, y of shape in[perm[i]].
   void (*permute)(void* y, const void* x, std::size_t elem, const Shape& in, const std::vector<i64>& perm);
+  // Byte rows: dst row i = table row ids[i] (ids checked by the caller), rows of row_bytes.
+  void (*gather_rows)(void* dst, const void* table, std::size_t row_bytes, const i64* ids, i64 N);
+  // A strided 2-D byte copy: `rows` rows of row_bytes, src rows src_stride bytes apart, dst rows
+  // dst_stride bytes apart (slice and concat).
+  void (*copy_rows)(void* dst, std::size_t dst_stride, const void* src, std::size_t src_stride, i64 rows,
+                    std::size_t row_bytes);
   // Rows (B*T, G*H*D) of any dtype <-> G slabs (B*H, T, D) in fp32/fp64 (attention heads).
   void (*to_heads_f32)(float* slabs, const void* rows, DType rows_type, i64 B, i64 T, i64 G, i64 H, i64 D);
   void (*to_heads_f64)(double* slabs, const void* rows, DType rows_type, i64 B, i64 T, i64 G, i64 H, i64 D);

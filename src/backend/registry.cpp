@@ -47,7 +47,7 @@ void add(Registry& r, const Kernels& table) {
         "backend registry: backend '" + std::string(table.name) + "' leaves a kernel family unset");
   check(table.gemm && table.gemm_batched && table.gemm_flops && table.reset_gemm_flops && table.gemm_flops_by_kernel &&
             table.gemm_kernel_name && table.bias_act_forward_block && table.bias_act_backward_from &&
-            table.column_sums && table.binary_f32 && table.permute && table.to_heads_f32 && table.to_heads_f64 &&
+            table.column_sums && table.binary_f32 && table.permute && table.gather_rows && table.copy_rows && table.to_heads_f32 && table.to_heads_f64 &&
             table.from_heads_f32 && table.from_heads_f64 && all_entries_set(table.conversions) && table.all_finite &&
             table.sum_squares && table.dropout_mask && table.optimizer_update && table.tier,
         "backend registry: backend '" + std::string(table.name) + "' leaves a kernel family unset");

@@ -32,12 +32,8 @@ Tensor embedding(const Tensor& table0, const std::vector<std::int64_t>& ids, con
       backend::real<T>().embedding_forward(y.data_as<T>(), table.data_as<T>(), ids.data(), N, V, D);
     });
   } else {
-    const std::size_t row = static_cast<std::size_t>(D) * table.element_size();
-    const auto* src = static_cast<const unsigned char*>(table.data());
-    auto* dst = static_cast<unsigned char*>(y.data());
-    runtime::parallel_for(static_cast<std::size_t>(N), 256, [&](std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i) std::memcpy(dst + i * row, src + static_cast<std::size_t>(ids[i]) * row, row);
-    });
+    // Narrower tables: rows gathered as bytes (the codes are the values; fp8 keeps its scale).
+    backend::kernels().gather_rows(y.data(), table.data(), static_cast<std::size_t>(D) * table.element_size(), ids.data(), N);
   }
   // Codes in the table's own dtype are returned as they are (an fp8 table keeps its scale;
   // as_dtype would re-encode fp8 at scale 1).

@@ -83,10 +83,9 @@ namespace {
 void copy_blocks(unsigned char* dst, std::int64_t dst_dim, std::int64_t at, const unsigned char* src,
                  std::int64_t src_begin, std::int64_t count, std::int64_t src_dim, std::int64_t outer,
                  std::int64_t inner, std::size_t es) {
-  const std::size_t row = static_cast<std::size_t>(count * inner) * es;
-  for (std::int64_t o = 0; o < outer; ++o)
-    std::memcpy(dst + static_cast<std::size_t>((o * dst_dim + at) * inner) * es,
-                src + static_cast<std::size_t>((o * src_dim + src_begin) * inner) * es, row);
+  backend::kernels().copy_rows(dst + static_cast<std::size_t>(at * inner) * es, static_cast<std::size_t>(dst_dim * inner) * es,
+                               src + static_cast<std::size_t>(src_begin * inner) * es,
+                               static_cast<std::size_t>(src_dim * inner) * es, outer, static_cast<std::size_t>(count * inner) * es);
 }
 }  // namespace
 

@@ -127,4 +127,23 @@ template void to_heads<double>(double*, const void*, DType, i64, i64, i64, i64, 
 template void from_heads<float>(void*, DType, const float*, i64, i64, i64, i64, i64);
 template void from_heads<double>(void*, DType, const double*, i64, i64, i64, i64, i64);
 
+// Rows split over the pool (embedding lookups of 16- and 8-bit tables).
+void gather_rows(void* dst, const void* table, std::size_t row_bytes, const std::int64_t* ids, std::int64_t N) {
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* t = static_cast<const unsigned char*>(table);
+  runtime::parallel_for(static_cast<std::size_t>(N), 256, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) std::memcpy(d + i * row_bytes, t + static_cast<std::size_t>(ids[i]) * row_bytes, row_bytes);
+  });
+}
+
+// One memcpy per row on the calling thread: slices and concats move activation-sized blocks
+// whose rows are long (the whole trailing extent), so the copy runs at memory speed already.
+void copy_rows(void* dst, std::size_t dst_stride, const void* src, std::size_t src_stride, std::int64_t rows,
+               std::size_t row_bytes) {
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* s = static_cast<const unsigned char*>(src);
+  for (std::int64_t r = 0; r < rows; ++r)
+    std::memcpy(d + static_cast<std::size_t>(r) * dst_stride, s + static_cast<std::size_t>(r) * src_stride, row_bytes);
+}
+
 }  // namespace mixtrain::backend::cpu

@@ -61,4 +61,22 @@ template void to_heads<double>(double*, const void*, DType, i64, i64, i64, i64, 
 template void from_heads<float>(void*, DType, const float*, i64, i64, i64, i64, i64);
 template void from_heads<double>(void*, DType, const double*, i64, i64, i64, i64, i64);
 
+// Byte by byte, rows in order.
+void gather_rows(void* dst, const void* table, std::size_t row_bytes, const i64* ids, i64 N) {
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* t = static_cast<const unsigned char*>(table);
+  for (i64 i = 0; i < N; ++i)
+    for (std::size_t b = 0; b < row_bytes; ++b)
+      d[static_cast<std::size_t>(i) * row_bytes + b] = t[static_cast<std::size_t>(ids[i]) * row_bytes + b];
+}
+
+void copy_rows(void* dst, std::size_t dst_stride, const void* src, std::size_t src_stride, i64 rows,
+               std::size_t row_bytes) {
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* s = static_cast<const unsigned char*>(src);
+  for (i64 r = 0; r < rows; ++r)
+    for (std::size_t b = 0; b < row_bytes; ++b)
+      d[static_cast<std::size_t>(r) * dst_stride + b] = s[static_cast<std::size_t>(r) * src_stride + b];
+}
+
 }  // namespace mixtrain::backend::reference

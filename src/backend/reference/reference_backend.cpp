@@ -65,6 +65,8 @@ const Kernels kTable{
     .column_sums = column_sums,
     .binary_f32 = binary_f32,
     .permute = permute,
+    .gather_rows = gather_rows,
+    .copy_rows = copy_rows,
     .to_heads_f32 = to_heads<float>,
     .to_heads_f64 = to_heads<double>,
     .from_heads_f32 = from_heads<float>,

@@ -196,6 +196,9 @@ std::vector<std::pair<std::string_view, double>> gemm_flops_by_kernel();
 
 // layout.cpp
 void permute(void* y, const void* x, std::size_t elem, const Shape& in, const std::vector<i64>& perm);
+void gather_rows(void* dst, const void* table, std::size_t row_bytes, const i64* ids, i64 N);
+void copy_rows(void* dst, std::size_t dst_stride, const void* src, std::size_t src_stride, i64 rows,
+               std::size_t row_bytes);
 template <typename U>
 void to_heads(U* slabs, const void* rows, DType rows_type, i64 B, i64 T, i64 G, i64 H, i64 D);
 template <typename U>
