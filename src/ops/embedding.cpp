@@ -8,7 +8,6 @@
 #include "backend/kernels.h"
 #include "ops/common.h"
 #include "runtime/error.h"
-#include "runtime/parallel.h"
 
 namespace mixtrain::ops {
 
