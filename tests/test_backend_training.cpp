@@ -52,19 +52,24 @@ TEST_P(BackendTraining, ReferenceTracksCpuForTwentySteps) {
   if (m.needs_fortunes ? !have_fortunes() : !have_fashion())
     GTEST_SKIP() << (m.needs_fortunes ? "fortunes not installed (apt-get install fortunes)"
                                       : "dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)");
+  // The sanitizer preset (MIXTRAIN_TEST_SWEEP=dense, an unoptimised build) runs 3 steps: there
+  // the point is memory and UB errors on every model under both backends, not the drift.
+  const char* sweep = std::getenv("MIXTRAIN_TEST_SWEEP");
+  const std::size_t steps = sweep != nullptr && std::string(sweep) == "dense" ? 3 : 20;
   TempDir d;
-  const std::string common = std::string("train ") + m.flags + " --steps 20 --seed 3 --threads 2 --quiet --stats-every -1 --eval-batches 1 --out ";
+  const std::string common = std::string("train ") + m.flags + " --steps " + std::to_string(steps) +
+                             " --seed 3 --threads 2 --quiet --stats-every -1 --eval-batches 1 --out ";
   const CliResult cpu = run_cli("--backend cpu " + common + (d / "cpu"), 600);
   ASSERT_EQ(cpu.status, 0) << cpu.err;
   const CliResult ref = run_cli("--backend reference " + common + (d / "ref"), 600);
   ASSERT_EQ(ref.status, 0) << ref.err;
   const auto a = losses(d / "cpu"), b = losses(d / "ref");
-  ASSERT_EQ(a.size(), 20u);
-  ASSERT_EQ(b.size(), 20u);
+  ASSERT_EQ(a.size(), steps);
+  ASSERT_EQ(b.size(), steps);
   double drift = 0;
   for (std::size_t i = 0; i < a.size(); ++i) drift = std::max(drift, std::abs(a[i] - b[i]) / std::abs(a[i]));
   std::cout << m.name << ": relative loss difference at step 0 " << std::abs(a[0] - b[0]) / std::abs(a[0])
-            << ", largest over 20 steps " << drift << "\n";
+            << ", largest over " << steps << " steps " << drift << "\n";
   EXPECT_NEAR(a[0], b[0], kStep0RelativeBound * std::abs(a[0])) << "step 0";
   for (std::size_t i = 0; i < a.size(); ++i)
     EXPECT_NEAR(a[i], b[i], kRelativeBound * std::abs(a[i])) << "step " << i;
