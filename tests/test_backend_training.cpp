@@ -73,7 +73,9 @@ TEST_P(BackendTraining, ReferenceTracksCpuForTwentySteps) {
   EXPECT_NEAR(a[0], b[0], kStep0RelativeBound * std::abs(a[0])) << "step 0";
   for (std::size_t i = 0; i < a.size(); ++i)
     EXPECT_NEAR(a[i], b[i], kRelativeBound * std::abs(a[i])) << "step " << i;
-  if (steps == 20) EXPECT_LT(b.back(), b.front()) << "the reference run does not learn";
+  if (steps == 20) {
+    EXPECT_LT(b.back(), b.front()) << "the reference run does not learn";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
