@@ -30,6 +30,7 @@
 
 #include "backend/kernels.h"
 #include "backend/registry.h"
+#include "runtime/error.h"
 #include "numerics/convert.h"
 #include "numerics/format.h"
 
@@ -753,6 +754,34 @@ TEST(CrossCheckTable, EveryFamilyHasRows) {
     for (const Case& c : all_cases()) rows += c.name.rfind(p, 0) == 0;
     EXPECT_GT(rows, 0) << p;
   }
+}
+
+}  // namespace
+}  // namespace mixtrain
+
+namespace mixtrain {
+namespace {
+
+// The registry checks every entry of a table, not a hand-kept list: a table missing any one
+// family (a per-dtype one, a type-erased one, a conversion) is refused at registration.
+TEST(BackendRegistry, RefusesATableWithAnUnsetFamily) {
+  const Kernels& cpu = backend::backend_table("cpu");
+  auto refused = [](Kernels t) {
+    t.name = "incomplete";
+    try {
+      backend::register_backend(t);
+    } catch (const Error& e) {
+      return std::string(e.what()).find("leaves a kernel family unset") != std::string::npos;
+    }
+    return false;
+  };
+  Kernels a = cpu, b = cpu, c = cpu, d = cpu;
+  a.f64.dropout_backward = nullptr;
+  b.gemm = nullptr;
+  c.copy_rows = nullptr;
+  d.conversions.abs_max = nullptr;
+  for (const Kernels& t : {a, b, c, d}) EXPECT_TRUE(refused(t));
+  EXPECT_EQ(backend::backend_names(), (std::vector<std::string>{"cpu", "reference"}));
 }
 
 }  // namespace
