@@ -4,15 +4,19 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
 #include "backend/cpu/bias_act.h"
 #include "backend/cpu/layernorm.h"
+#include "backend/cpu/row_kernels.h"
 #include "backend/cpu/softmax.h"
+#include "backend/cpu/softmax_rows.h"
 #include "backend/cpu/vec_math.h"
 #include "numerics/convert.h"
 #include "kernels_test_util.h"
@@ -298,6 +302,89 @@ TEST(ColumnSums, EveryFormatSumsEachColumnInRowOrder) {
       EXPECT_EQ(std::bit_cast<std::uint32_t>(got[static_cast<std::size_t>(c)]), std::bit_cast<std::uint32_t>(want))
           << mixtrain::name(t) << " column " << c;
     }
+  }
+}
+
+
+// The softmax-family sums have one documented order (softmax_rows.h): element i into partial sum
+// i % 8, a last partial group padded with -0, folded ((s0+s4)+(s1+s5))+((s2+s6)+(s3+s7)). Pinned
+// bit for bit on the 4-lane build against a scalar model, for every length up to 40 and values
+// whose sum depends on the order (mixed magnitudes and signs, and all--0 rows, whose sum is -0).
+struct TestLanes : kc::rows::PlainLanes<4> {};
+
+float sum_model(const std::vector<float>& v) {
+  float s[8];
+  for (float& x : s) x = -0.0f;
+  for (std::size_t i = 0; i < v.size(); ++i) s[i % 8] = i < 8 ? v[i] : s[i % 8] + v[i];
+  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+TEST(kernels_softmax, SumsFollowTheDocumentedOrder) {
+  std::mt19937 g(9);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (i64 n = 1; n <= 40; ++n)
+    for (int trial = 0; trial < 4; ++trial) {
+      std::vector<float> x(n), ones(n, 1.0f);
+      for (float& v : x) v = trial == 3 ? -0.0f : u(g) * std::ldexp(1.0f, int(g() % 40) - 20);
+      const float model = sum_model(x);
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(kc::rows::sum<TestLanes>(x.data(), n)), std::bit_cast<std::uint32_t>(model))
+          << n;
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(kc::rows::dot<TestLanes>(x.data(), ones.data(), n)),
+                std::bit_cast<std::uint32_t>(model))
+          << n;
+      std::vector<float> e(n);
+      const float es = kc::rows::exp_sum<TestLanes>(e.data(), x.data(), 1.0f, 0.0f, n);
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(es), std::bit_cast<std::uint32_t>(sum_model(e))) << n;
+    }
+}
+
+// The fp32 softmax-family rows are built at 4 lanes (portable) and at 16 (AVX-512) from one
+// source: both give the same bits for every output, on row lengths that leave every tail, with
+// NaN, infinities, -0 and huge logits in some rows.
+TEST(kernels_softmax, Avx512RowsMatchPortableRowsBitForBit) {
+  namespace rt = mixtrain::runtime;
+  if (static_cast<int>(rt::cpu_tier()) < static_cast<int>(rt::IsaTier::avx512))
+    GTEST_SKIP() << "no AVX-512 on this CPU (tier " << rt::tier_name(rt::cpu_tier()) << ")";
+  std::mt19937 g(31);
+  auto bits_equal = [](const std::vector<float>& a, const std::vector<float>& b) {
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i])) return false;
+    return true;
+  };
+  for (i64 C = 1; C <= 70; C += (C < 34 ? 1 : 9)) {
+    const i64 N = 12;
+    auto x = rnd<float>(N * C, g, -30, 30);
+    const auto dy = rnd<float>(N * C, g, -1, 1);
+    x[0] = -0.0f;
+    x[C * 2 + C / 2] = std::numeric_limits<float>::quiet_NaN();
+    x[C * 3] = std::numeric_limits<float>::infinity();
+    x[C * 4 + C - 1] = -std::numeric_limits<float>::infinity();
+    x[C * 5 + C / 3] = 3e38f;
+    std::vector<std::int64_t> labels(N);
+    for (i64 i = 0; i < N; ++i) labels[i] = i % C;
+    using Outs = std::vector<std::vector<float>>;
+    auto run = [&](rt::IsaTier cap) {
+      rt::set_isa_cap(cap);
+      const auto& k = kc::detail::row_kernels<float>();
+      Outs o(8, std::vector<float>(N * C));
+      k.softmax_forward(o[0].data(), x.data(), 0, N, C);
+      k.softmax_backward(o[1].data(), dy.data(), o[0].data(), 0, N, C);
+      k.log_softmax_forward(o[2].data(), x.data(), 0, N, C);
+      k.log_softmax_backward(o[3].data(), dy.data(), o[2].data(), 0, N, C);
+      k.cross_entropy_lse(o[4].data(), x.data(), 0, N, C);
+      k.cross_entropy_backward(o[5].data(), x.data(), o[4].data(), labels.data(), 0.25f, 0, N, C);
+      // Causal rows of a (N / C..., C, C) stack: reuse x as scores, rows of length C.
+      o[6] = x;
+      k.attention_softmax(o[6].data(), 0, N, C, 0.125f);
+      o[7] = dy;
+      k.attention_dscores(o[7].data(), o[6].data(), 0, N, C, 0.125f);
+      rt::reset_isa_cap();
+      return o;
+    };
+    const Outs a = run(rt::IsaTier::avx2), b = run(rt::IsaTier::avx512);
+    const char* names[] = {"softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
+                           "lse", "cross_entropy_backward", "attention_softmax", "attention_dscores"};
+    for (int f = 0; f < 8; ++f) EXPECT_TRUE(bits_equal(a[f], b[f])) << names[f] << " C=" << C;
   }
 }
 

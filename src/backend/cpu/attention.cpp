@@ -11,7 +11,7 @@
 
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/parallel_rows.h"
-#include "backend/cpu/vec_math.h"
+#include "backend/cpu/row_kernels.h"
 
 namespace mixtrain::backend::cpu {
 namespace {
@@ -52,14 +52,8 @@ void attention_probs(T* att, const T* q, const T* k, i64 B, i64 H, i64 Tn, i64 D
     gemm_batched(BH, r1 - r0, r1, D, 1.0f, op(q + r0 * D, D), sq, op(k, D, true), sq, 0.0f, out_of(att + r0 * Tn, Tn),
                  sa);
   });
-  detail::for_rows(BH * Tn, Tn, [&](i64 r) {
-    T* row = att + r * Tn;
-    const i64 t = r % Tn, n = t + 1;  // keys 0..t are visible
-    const T m = vec::max(row, n) * scale;
-    const T inv = T(1) / vec::exp_sum(row, row, scale, m, n);
-    for (i64 j = 0; j < n; ++j) row[j] *= inv;
-    for (i64 j = n; j < Tn; ++j) row[j] = T(0);
-  });
+  const auto& rows = detail::row_kernels<T>();
+  detail::for_row_blocks(BH * Tn, Tn, [&](i64 r0, i64 r1) { rows.attention_softmax(att, r0, r1, Tn, scale); });
 }
 
 template <typename T>
@@ -89,14 +83,8 @@ void attention_backward(T* dq, T* dk, T* dv, T* datt, const T* dout, const T* q,
                  out_of(datt + c0 * Tn, Tn), sa);
   });
   // dscores = att * (datt - sum_j datt * att) * scale; masked entries have att = 0.
-  detail::for_rows(BH * Tn, Tn, [&](i64 r) {
-    T* d = datt + r * Tn;
-    const T* a = att + r * Tn;
-    const i64 n = r % Tn + 1;
-    const T s = vec::dot(d, a, n);
-    for (i64 j = 0; j < n; ++j) d[j] = a[j] * (d[j] - s) * scale;
-    for (i64 j = n; j < Tn; ++j) d[j] = T(0);
-  });
+  const auto& rows = detail::row_kernels<T>();
+  detail::for_row_blocks(BH * Tn, Tn, [&](i64 r0, i64 r1) { rows.attention_dscores(datt, att, r0, r1, Tn, scale); });
   // dq = dscores k, dq[r0:r1] = ds[r0:r1, 0:r1] k[0:r1]; dk = dscores^T q, dk[c0:c1] =
   // ds[c0:, c0:c1]^T q[c0:].
   for_blocks(Tn, [&](i64 r0, i64 r1) {

@@ -21,4 +21,15 @@ void for_rows(std::int64_t N, std::int64_t C, Fn&& fn) {
                         });
 }
 
+// The same row blocks, each handed whole to fn(r0, r1) (for kernels that take a block of rows).
+template <typename Fn>
+void for_row_blocks(std::int64_t N, std::int64_t C, Fn&& fn) {
+  if (N <= 0) return;
+  const std::int64_t grain = std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, C));
+  runtime::parallel_for(static_cast<std::size_t>(N), static_cast<std::size_t>(grain),
+                        [&](std::size_t b, std::size_t e) {
+                          fn(static_cast<std::int64_t>(b), static_cast<std::int64_t>(e));
+                        });
+}
+
 }  // namespace mixtrain::backend::cpu::detail
