@@ -266,17 +266,56 @@ inline __m256i fp8_to_bf16x16(__m128i codes, DType t) {
   return _mm512_cvtepi32_epi16(_mm512_srli_epi32(bits, 16));
 }
 
+// The 128 fp8 magnitudes (codes 0x00-0x7f) of one format as bf16 codes, four zmm of 32 words,
+// built once from fp8_to_bf16x16 so that a lookup gives its bits by construction. A code with
+// the sign bit is its magnitude's bf16 code with the sign bit (NaNs included), as there.
+struct Fp8Bf16Table {
+  __m512i words[4];
+};
+
+Fp8Bf16Table build_fp8_table(DType t) {
+  Fp8Bf16Table table;
+  for (int q = 0; q < 4; ++q) {
+    alignas(64) std::uint16_t w[32];
+    for (int h = 0; h < 2; ++h) {
+      alignas(16) unsigned char codes[16];
+      for (int i = 0; i < 16; ++i) codes[i] = static_cast<unsigned char>(32 * q + 16 * h + i);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(w + 16 * h),
+                         fp8_to_bf16x16(_mm_load_si128(reinterpret_cast<const __m128i*>(codes)), t));
+    }
+    table.words[q] = _mm512_load_si512(w);
+  }
+  return table;
+}
+
+const Fp8Bf16Table& fp8_table(DType t) {
+  static const Fp8Bf16Table e4m3 = build_fp8_table(DType::e4m3), e5m2 = build_fp8_table(DType::e5m2);
+  return t == DType::e5m2 ? e5m2 : e4m3;
+}
+
+// 32 fp8 codes as 32 bf16 codes: two two-table word permutes cover the 128 magnitudes (index
+// bits 0-5 pick a word of a table pair, bit 6 the pair), then the sign bit is moved to bit 15.
+// About 3x fewer instructions per code than widening through fp32 lanes (the packing of fp8
+// operands showed as ~5% of an fp8 GPT step).
+inline __m512i fp8_to_bf16x32(__m256i codes, const Fp8Bf16Table& t) {
+  const __m512i c = _mm512_cvtepu8_epi16(codes);
+  const __m512i lo = _mm512_permutex2var_epi16(t.words[0], c, t.words[1]);
+  const __m512i hi = _mm512_permutex2var_epi16(t.words[2], c, t.words[3]);
+  const __m512i mag = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(c, _mm512_set1_epi16(0x40)), lo, hi);
+  return _mm512_or_si512(mag, _mm512_slli_epi16(_mm512_and_si512(c, _mm512_set1_epi16(0x80)), 8));
+}
+
 // n elements of X (bf16, e4m3 or e5m2) at src as bf16 codes: in place for bf16, else widened
 // into buf.
 const std::uint16_t* bf16_codes(std::uint16_t* buf, const unsigned char* src, DType t, i64 n) {
   if (t == DType::bf16) return reinterpret_cast<const std::uint16_t*>(src);
+  const Fp8Bf16Table& table = fp8_table(t);
   i64 i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(buf + i),
-                        fp8_to_bf16x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)), t));
+  for (; i + 32 <= n; i += 32)
+    _mm512_storeu_si512(buf + i, fp8_to_bf16x32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), table));
   if (i < n) {
-    const __mmask16 m = first_lanes(n - i);
-    _mm256_mask_storeu_epi16(buf + i, m, fp8_to_bf16x16(_mm_maskz_loadu_epi8(m, src + i), t));
+    const __mmask32 m = n - i >= 32 ? ~__mmask32(0) : __mmask32((1u << (n - i)) - 1);
+    _mm512_mask_storeu_epi16(buf + i, m, fp8_to_bf16x32(_mm256_maskz_loadu_epi8(m, src + i), table));
   }
   return buf;
 }
