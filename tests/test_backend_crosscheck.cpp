@@ -580,6 +580,35 @@ void add_buffer_families() {
               add_approx(r, sums, {sum_bound<float>(static_cast<double>(s.N), 4.0 * static_cast<double>(s.N))});
               return r;
             });
+  // LayerNorm on 16-bit (or fp32) inputs and outputs, computed in fp32.
+  for (DType in : {DType::fp32, DType::fp16, DType::bf16})
+    for (DType o : {DType::fp32, DType::bf16, in})
+      for (Rows s : kRows)
+        add("layer_norm_from_" + fname(in) + "_" + fname(o) + "_" + std::to_string(s.N) + "x" + std::to_string(s.C),
+            [=](const Kernels& k) {
+              const auto n = static_cast<std::size_t>(s.N * s.C), c = static_cast<std::size_t>(s.C);
+              auto x = codes(n, 63, in, -3, 3), dout = codes(n, 64, in);
+              auto g = values<float>(c, 65, DType::fp32), b = values<float>(c, 66, DType::fp32);
+              std::vector<unsigned char> out(n * size_of(o));
+              std::vector<float> mean(static_cast<std::size_t>(s.N)), rstd(mean.size()), dx(n), dg(c), db(c), y(n);
+              k.layer_norm_forward_from(out.data(), o, mean.data(), rstd.data(), x.data(), in, g.data(), b.data(), s.N,
+                                        s.C, 1e-5f);
+              k.layer_norm_backward_from(dx.data(), dg.data(), db.data(), dout.data(), in, x.data(), in, mean.data(),
+                                         rstd.data(), g.data(), s.N, s.C);
+              numerics::decode(y.data(), out.data(), o, n);
+              Result r;
+              const double cd = static_cast<double>(s.C), rs = 1 / std::sqrt(1e-5);
+              const double t = kNormFactor * sum_bound<float>(cd, cd * 4) * rs * rs;
+              // Outputs (|y| < 16 here) may round to neighbouring codes of a 16-bit format.
+              const double out_ulp = o == DType::fp32 ? 0.0 : o == DType::bf16 ? 0x1p-4 : 0x1p-7;
+              add_approx(r, mean, {t});
+              add_approx(r, rstd, {t * rs * rs});
+              add_approx(r, y, {t * rs * 4 + out_ulp});
+              add_approx(r, dx, {t * rs * rs * 16 * cd});
+              add_approx(r, dg, {t * rs * 8 * static_cast<double>(s.N)});
+              add_approx(r, db, {sum_bound<float>(static_cast<double>(s.N), 2.0 * static_cast<double>(s.N))});
+              return r;
+            });
   // Layout.
   const std::vector<std::pair<Shape, std::vector<i64>>> perms = {
       {{5}, {0}}, {{3, 4}, {1, 0}}, {{2, 3, 5}, {0, 2, 1}}, {{2, 3, 4, 5}, {0, 2, 1, 3}}, {{1, 7, 1, 9}, {3, 2, 1, 0}}, {{0, 4}, {1, 0}}};

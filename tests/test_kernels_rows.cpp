@@ -388,4 +388,39 @@ TEST(kernels_softmax, Avx512RowsMatchPortableRowsBitForBit) {
   }
 }
 
+
+// The mixed-dtype LayerNorm entries are the fp32 kernels on decoded inputs with the output
+// rounded once: the same bits as decoding, running layer_norm_forward/backward and encoding.
+TEST(kernels_layer_norm, FromAnyDtypeMatchesTheFp32KernelBitForBit) {
+  namespace nm = mixtrain::numerics;
+  using mixtrain::DType;
+  std::mt19937 g(44);
+  for (DType t : {DType::bf16, DType::fp16, DType::fp32})
+    for (const i64 C : {i64{5}, i64{64}, i64{256}, i64{771}}) {
+      const i64 N = 23;
+      const auto n = static_cast<std::size_t>(N * C);
+      const auto xf = rnd<float>(n, g, -4, 4), df = rnd<float>(n, g), gamma = rnd<float>(C, g), beta = rnd<float>(C, g);
+      std::vector<unsigned char> x(n * mixtrain::size_of(t)), d(x.size()), out(x.size()), ref_out(x.size());
+      nm::encode(x.data(), t, xf.data(), n);
+      nm::encode(d.data(), t, df.data(), n);
+      std::vector<float> xd(n), dd(n), y(n), m(N), r(N), m2(N), r2(N);
+      nm::decode(xd.data(), x.data(), t, n);
+      nm::decode(dd.data(), d.data(), t, n);
+      kc::layer_norm_forward<float>(y.data(), m.data(), r.data(), xd.data(), gamma.data(), beta.data(), N, C, 1e-5f);
+      nm::encode(ref_out.data(), t, y.data(), n);
+      kc::layer_norm_forward_from(out.data(), t, m2.data(), r2.data(), x.data(), t, gamma.data(), beta.data(), N, C, 1e-5f);
+      EXPECT_EQ(out, ref_out) << nm::spec(t).name << " C=" << C;
+      EXPECT_EQ(m, m2);
+      EXPECT_EQ(r, r2);
+      std::vector<float> dx(n), dg(C), db(C), dx2(n), dg2(C), db2(C);
+      kc::layer_norm_backward<float>(dx.data(), dg.data(), db.data(), dd.data(), xd.data(), m.data(), r.data(),
+                                     gamma.data(), N, C);
+      kc::layer_norm_backward_from(dx2.data(), dg2.data(), db2.data(), d.data(), t, x.data(), t, m.data(), r.data(),
+                                   gamma.data(), N, C);
+      EXPECT_EQ(dx, dx2) << nm::spec(t).name << " C=" << C;
+      EXPECT_EQ(dg, dg2);
+      EXPECT_EQ(db, db2);
+    }
+}
+
 }  // namespace

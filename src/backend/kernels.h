@@ -136,6 +136,16 @@ struct Kernels {
                                  DType x_type, i64 N, i64 C, Activation act);
   // dbias (C) = column sums of x (N, C) in any dtype, accumulated in fp32.
   void (*column_sums)(float* dbias, const void* x, DType x_type, i64 N, i64 C);
+
+  // ---- LayerNorm with 16-bit (or any unscaled) inputs and outputs, computed in fp32 ----
+  // Exactly the fp32 layer_norm on x decoded to fp32, with out rounded once into out_type (to
+  // nearest even), without the fp32 copies of x and out; mean and rstd in fp32.
+  void (*layer_norm_forward_from)(void* out, DType out_type, float* mean, float* rstd, const void* x, DType x_type,
+                                  const float* gamma, const float* beta, i64 N, i64 C, float eps);
+  // Exactly the fp32 layer_norm_backward on dout and x decoded to fp32; dx in fp32.
+  void (*layer_norm_backward_from)(float* dx, float* dgamma, float* dbeta, const void* dout, DType dout_type,
+                                   const void* x, DType x_type, const float* mean, const float* rstd,
+                                   const float* gamma, i64 N, i64 C);
   // r = a op b over n elements of any dtypes, computed in fp32 and rounded once into r's dtype.
   void (*binary_f32)(BinaryOp op, void* r, DType r_type, const void* a, DType a_type, const void* b,
                      DType b_type, i64 n);

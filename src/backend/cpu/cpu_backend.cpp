@@ -80,6 +80,8 @@ Kernels make_table() {
     .bias_act_forward_block = bias_act_forward_block,
     .bias_act_backward_from = bias_act_backward_from,
     .column_sums = column_sums,
+    .layer_norm_forward_from = layer_norm_forward_from,
+    .layer_norm_backward_from = layer_norm_backward_from,
     .binary_f32 = binary_f32,
     .permute = permute,
     .gather_rows = gather_rows,

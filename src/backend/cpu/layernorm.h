@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "numerics/format.h"
+
 namespace mixtrain::backend::cpu {
 
 // out = (x - mean) * rstd * gamma + beta, rstd = 1 / sqrt(var + eps).
@@ -20,5 +22,14 @@ void layer_norm_forward(T* out, T* mean, T* rstd, const T* x, const T* gamma, co
 template <typename T>
 void layer_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dout, const T* x, const T* mean,
                          const T* rstd, const T* gamma, std::int64_t N, std::int64_t C);
+
+// The same kernels on x / dout of any unscaled dtype (decoded row by row, exactly), out rounded
+// once into out_type: the bits of decoding, running the fp32 kernels and rounding, without the
+// fp32 copies (backend/kernels.h, layer_norm_forward_from).
+void layer_norm_forward_from(void* out, DType out_type, float* mean, float* rstd, const void* x, DType x_type,
+                             const float* gamma, const float* beta, std::int64_t N, std::int64_t C, float eps);
+void layer_norm_backward_from(float* dx, float* dgamma, float* dbeta, const void* dout, DType dout_type,
+                              const void* x, DType x_type, const float* mean, const float* rstd, const float* gamma,
+                              std::int64_t N, std::int64_t C);
 
 }  // namespace mixtrain::backend::cpu

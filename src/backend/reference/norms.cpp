@@ -6,6 +6,7 @@
 // the cpu backend writes them (x * (rstd * gamma) + (beta - mean * rstd * gamma)), so they match
 // it exactly.
 #include <cmath>
+#include <vector>
 
 #include "backend/reference/scalar.h"
 #include "runtime/error.h"
@@ -162,5 +163,28 @@ void batch_norm_backward_frozen(T* dx, T* dgamma, T* dbeta, const T* dout, const
 MIXTRAIN_REF_NORMS(float)
 MIXTRAIN_REF_NORMS(double)
 #undef MIXTRAIN_REF_NORMS
+
+// The mixed-dtype LayerNorm entries: decode, the fp32 loops above, round once.
+namespace {
+std::vector<float> decoded(const void* p, DType t, i64 n) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (i64 i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = load_f32(p, t, static_cast<std::size_t>(i));
+  return v;
+}
+}  // namespace
+
+void layer_norm_forward_from(void* out, DType out_type, float* mean, float* rstd, const void* x, DType x_type,
+                             const float* gamma, const float* beta, i64 N, i64 C, float eps) {
+  const std::vector<float> xf = decoded(x, x_type, N * C);
+  std::vector<float> y(xf.size());
+  layer_norm_forward<float>(y.data(), mean, rstd, xf.data(), gamma, beta, N, C, eps);
+  for (std::size_t i = 0; i < y.size(); ++i) store_f32(out, out_type, i, y[i]);
+}
+
+void layer_norm_backward_from(float* dx, float* dgamma, float* dbeta, const void* dout, DType dout_type, const void* x,
+                              DType x_type, const float* mean, const float* rstd, const float* gamma, i64 N, i64 C) {
+  const std::vector<float> d = decoded(dout, dout_type, N * C), xf = decoded(x, x_type, N * C);
+  layer_norm_backward<float>(dx, dgamma, dbeta, d.data(), xf.data(), mean, rstd, gamma, N, C);
+}
 
 }  // namespace mixtrain::backend::reference

@@ -100,6 +100,10 @@ void bias_act_forward_block(float* x, i64 ld, const float* bias, i64 rows, i64 C
 void bias_act_backward_from(float* dx, float* dbias, const void* dout, DType dout_type, const void* x, DType x_type,
                             i64 N, i64 C, Activation act);
 void column_sums(float* dbias, const void* x, DType x_type, i64 N, i64 C);
+void layer_norm_forward_from(void* out, DType out_type, float* mean, float* rstd, const void* x, DType x_type,
+                             const float* gamma, const float* beta, i64 N, i64 C, float eps);
+void layer_norm_backward_from(float* dx, float* dgamma, float* dbeta, const void* dout, DType dout_type, const void* x,
+                              DType x_type, const float* mean, const float* rstd, const float* gamma, i64 N, i64 C);
 void binary_f32(BinaryOp op, void* r, DType r_type, const void* a, DType a_type, const void* b, DType b_type, i64 n);
 
 // reduce.cpp
