@@ -111,7 +111,8 @@ i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
 // Splits C into tiles no larger than max_m x max_n and into at least `threads` tiles when the
 // problem is worth it, splitting the longer tile side (so the operand that every tile re-packs
 // is the smaller one). Tile sides are multiples of 16, the width of the micro-kernels, and rows
-// of align_m (48 for the packed kernel's 6-row micro-tiles, so only the last tile has an edge).
+// of align_m (6 for the packed kernels' 6-row micro-tiles, so only the last tile has an edge; a
+// coarser alignment unbalances two-way splits: 48 cut M = 256 into 144 + 112 rows).
 Tiling plan(i64 M, i64 N, i64 K, i64 max_m, i64 max_n, int threads, i64 align_m = 16) {
   i64 nm = ceil_div(M, max_m), nn = ceil_div(N, max_n);
   const bool parallel = threads > 1 && 2.0 * double(M) * double(N) * double(K) >= kParallelFlops;
@@ -258,7 +259,7 @@ void panel_tiles(const Problem& p, bool parallel) {
 void packed_tiles(const Problem& p, bool parallel, GemmKernel kernel) {
   const bool conv_c = p.C.dtype != DType::fp32;
   const Tiling t = plan(p.M, p.N, p.K, kGemmTileM, kGemmTileN,
-                        parallel ? runtime::num_threads() : 1, 48);
+                        parallel ? runtime::num_threads() : 1, 6);
   auto* tile_fn = &detail::packed_gemm_tile;
 #if MIXTRAIN_HAVE_AVX512_KERNELS
   if (kernel == GemmKernel::avx512_fp32) tile_fn = &detail::packed_gemm_tile_avx512;
