@@ -41,5 +41,8 @@ probe data tensor/tensor.h refused
 probe train backend/cpu/gemm.h refused
 probe train backend/registry.h ok
 probe train train/trainer.h ok
+probe dist tensor/tensor.h refused
+probe optim dist/communicator.h refused
+probe train dist/communicator.h ok
 ((bad == 0)) && echo "layer boundaries hold"
 exit $((bad > 0))

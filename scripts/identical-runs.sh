@@ -19,7 +19,7 @@ runs=(
   "resnet_bf16|--model resnet --precision bf16 --steps 4 --batch 16"
   "mlp_o3sr|--model mlp --precision bf16-O3-sr --steps 10"
 )
-strip() { sed -E 's/"ms":[0-9.e+-]+,?//g' "$1"; }
+strip() { sed -E 's/"(ms|elapsed_s)":[0-9.e+-]+,?//g' "$1"; }  # the wall-clock fields
 bad=0
 for r in "${runs[@]}"; do
   name=${r%%|*}

@@ -9,7 +9,9 @@
 #                            installed, the tests that need them skip with a message.
 set -euo pipefail
 required=(cmake ninja-build g++ libopenblas-dev zlib1g-dev libgtest-dev libbenchmark-dev
-          nlohmann-json3-dev libcli11-dev python3 dataset-fashion-mnist fortunes)
+          nlohmann-json3-dev libcli11-dev python3 dataset-fashion-mnist fortunes
+          python3-dev python3-numpy pybind11-dev  # these three: the Python module (python/)
+          libopenmpi-dev openmpi-bin)             # data-parallel training (docs/DISTRIBUTED.md)
 optional=()
 [[ "${1:-}" == "--test" ]] && optional=(python3-torch chromium libdnnl-dev clang-16 libclang-rt-16-dev)
 

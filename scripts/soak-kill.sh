@@ -6,7 +6,7 @@
 # After every kill it checks that the newest checkpoint is whole (its safetensors file loads with
 # `mixtrain inspect`, its summary names the same step) and never older than the one before (lost).
 # At the end of every chain: the final checkpoint must be byte-identical and the metrics (minus
-# wall-clock ms and the per-run config lines) line-identical to the uninterrupted run's, with no
+# wall-clock fields and the per-run config lines) line-identical to the uninterrupted run's, with no
 # temporaries left.
 #
 #   scripts/soak-kill.sh [KILLS=50] [STEPS=300]    (MIXTRAIN_BIN: the tool, default build/release)
@@ -30,7 +30,8 @@ args=(train --model mlp --precision bf16 --batch 16 --threads 1 --seed 7 --quiet
 
 lost=0 torn=0 done_kills=0 checked=0 chains=0 mismatched=0 last_step=0
 step_of() { local t; t=$(readlink "$1/latest" 2>/dev/null) || { echo 0; return; }; echo $((10#${t#step-})); }
-strip() { grep -v '"type":"config"' "$1" | sed -E 's/"ms":[^,}]*,?//'; }
+# The wall-clock fields: "ms" of step lines, "elapsed_s" of eval lines (docs/METRICS.md).
+strip() { grep -v '"type":"config"' "$1" | sed -E 's/"ms":[^,}]*,?//; s/"elapsed_s":[^,}]*,?//'; }
 
 # Runs (or resumes) the chain in $work/run in the background; sets $pid.
 start() {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <sstream>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -23,7 +24,7 @@ Result run(const std::string& args) { return run_cli(args); }
 #define NEED_FASHION() \
   if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)"
 
-// Metric lines without the wall-clock field.
+// Metric lines with a step (step, eval and precision lines) without the wall-clock fields.
 std::vector<nlohmann::json> metrics(const std::string& dir) {
   std::vector<nlohmann::json> out;
   std::ifstream f(dir + "/metrics.jsonl");
@@ -31,6 +32,7 @@ std::vector<nlohmann::json> metrics(const std::string& dir) {
     auto j = nlohmann::json::parse(line);
     if (!j.contains("step")) continue;
     j.erase("ms");
+    j.erase("elapsed_s");
     out.push_back(j);
   }
   return out;
@@ -60,8 +62,8 @@ TEST(TrainCli, TrainWritesFilesAndResumeIsBitExact) {
   auto resumed = run(common + "--steps 12 --resume " + (d / "half") + " --out " + (d / "resumed"));
   ASSERT_EQ(resumed.status, 0) << resumed.err;
   const auto a = metrics(d / "full"), b = metrics(d / "resumed");
-  ASSERT_EQ(a.size(), 12u);
-  ASSERT_EQ(b.size(), 12u);
+  ASSERT_EQ(a.size(), 13u);  // 12 steps and the final evaluation
+  ASSERT_EQ(b.size(), 13u);
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
   EXPECT_EQ(read_bytes(d / "full/checkpoint.safetensors"), read_bytes(d / "resumed/checkpoint.safetensors"));
 
@@ -155,19 +157,25 @@ print('ok', len(out))
 TEST(TrainCli, CompareWritesTableAndReport) {
   NEED_FASHION();
   TempDir d;
-  auto r = run("compare --model mlp --precisions fp32,fp16,bf16,fp8,fp16-noscale --steps 4 --batch 32 --quiet --out " + d.path());
+  auto r = run("compare --model mlp --precisions fp32,fp16,bf16,fp8,fp16-noscale --steps 4 --batch 32 --eval-every 2 --eval-batches 2 --out " +
+               d.path());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("fp16-noscale"), std::string::npos);
   EXPECT_NE(r.out.find("report: "), std::string::npos);
   std::ifstream html(d / "report.html");
   const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
   EXPECT_NE(page.find("<svg"), std::string::npos);
-  EXPECT_EQ(page.find("<script"), std::string::npos);
+  EXPECT_EQ(page.find("<script src"), std::string::npos);
+  EXPECT_EQ(page.find("http://"), std::string::npos);  // nothing from the network
+  EXPECT_EQ(page.find("https://"), std::string::npos);
   const auto s = nlohmann::json::parse(std::ifstream(d / "summary.json"));
   EXPECT_EQ(s["runs"].size(), 5u);
+  EXPECT_EQ(s["schema_version"], 1);
 
-  // The page in headless Chromium: no console messages at all (the page has no scripts, so any
-  // message is an error such as a failed load) and charts with drawn content in the live DOM.
+  // The page in headless Chromium: no console messages at all (any message is an error: a failed
+  // load, an exception in the hover script), charts with drawn content in the live DOM, the
+  // script's readout element present (it ran), and a screenshot kept with the test artifacts
+  // ($MIXTRAIN_TEST_ARTIFACTS, else artifacts/ in the test's working directory) for a person.
   if (std::system("command -v chromium > /dev/null 2>&1") != 0) {
     std::printf("[ SKIPPED browser check ] chromium not installed (apt-get install chromium)\n");
     return;
@@ -184,8 +192,25 @@ TEST(TrainCli, CompareWritesTableAndReport) {
   std::size_t series = 0, bars = 0;
   for (std::size_t p = dom.find("class=\"series\" d=\"M"); p != std::string::npos; p = dom.find("class=\"series\" d=\"M", p + 1)) ++series;
   for (std::size_t p = dom.find("class=\"bar\""); p != std::string::npos; p = dom.find("class=\"bar\"", p + 1)) ++bars;
-  EXPECT_GE(series, 10u);  // 5 loss curves + 5 loss-scale lines
+  // Step and wall-clock views, each with 5 train + 5 eval losses, 4 differences to fp32, 5 train
+  // + 5 eval accuracies, 5 learning rates and the loss scale of the one run with a scaler (fp16).
+  EXPECT_GE(series, 2u * (10 + 4 + 10 + 5 + 1));
   EXPECT_GE(bars, 20u);    // histogram bins and memory segments
+  EXPECT_NE(dom.find("class=\"readout\""), std::string::npos) << "the hover script did not run";
+  const char* artifacts_env = std::getenv("MIXTRAIN_TEST_ARTIFACTS");
+  const std::string artifacts = artifacts_env && *artifacts_env ? artifacts_env : std::filesystem::absolute("artifacts").string();
+  std::filesystem::create_directories(artifacts);
+  const std::string png = artifacts + "/compare-report.png";
+  std::filesystem::remove(png);
+  const std::string shot = "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+                           "--disable-background-networking --disable-component-update --disable-sync --hide-scrollbars "
+                           "--window-size=1280,4000 --user-data-dir=" + (d / "chrome-profile") + " --screenshot=" + png +
+                           " file://" + (d / "report.html") + " > " + (d / "shot.log") + " 2>&1";
+  ASSERT_EQ(std::system(shot.c_str()), 0) << slurp(d / "shot.log");
+  ASSERT_TRUE(std::filesystem::exists(png));
+  EXPECT_GT(std::filesystem::file_size(png), 20000u);  // a drawn page, not a blank one
+  std::filesystem::copy_file(d / "report.html", artifacts + "/compare-report.html", std::filesystem::copy_options::overwrite_existing);
+  std::printf("[ artifact ] %s\n", png.c_str());
 }
 
 TEST(TrainCli, BadInputIsOneLineAndKeepsCheckpoints) {

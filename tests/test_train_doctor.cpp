@@ -251,6 +251,95 @@ TEST(Doctor, MemoryNotReducedNamesDominantCategory) {
   EXPECT_TRUE(d::check_memory(r, t).empty());
 }
 
+// Severities: only problems fail; a healthy bf16 run whose memory did not shrink gets a note.
+TEST(Doctor, SeveritiesOrderFindingsAndOnlyProblemsFail) {
+  auto r = make_run("bf16", "O2", 10);
+  r.summary = {{"parameters", 1000},
+               {"peak_bytes", {{"weights", 2000}, {"master_weights", 4000}, {"gradients", 4000}, {"optimizer_state", 8000}}}};
+  auto f = d::diagnose(r);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].rule, "memory");
+  EXPECT_EQ(f[0].severity, d::Severity::note);
+  EXPECT_EQ(d::tally(f).problems, 0);
+  EXPECT_EQ(d::to_json(f[0])["severity"], "note");
+  // Add a problem (NaN loss) and a warning (skipped steps): problems first, then warnings, notes.
+  r.points[8].loss = NAN;
+  for (int i : {2, 3, 4}) r.points[static_cast<std::size_t>(i)].skipped = true;
+  f = d::diagnose(r);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0].rule, "nonfinite_loss");
+  EXPECT_EQ(f[0].severity, d::Severity::problem);
+  EXPECT_EQ(f[1].rule, "skipped_steps");
+  EXPECT_EQ(f[1].severity, d::Severity::warning);
+  EXPECT_EQ(f[2].severity, d::Severity::note);
+  const d::Tally t = d::tally(f);
+  EXPECT_EQ(t.problems, 1);
+  EXPECT_EQ(t.warnings, 1);
+  EXPECT_EQ(t.notes, 1);
+}
+
+// fp16 with --loss-scale none: the first advice is the default, dynamic scaling; under a dynamic
+// scale the same underflow is a warning.
+TEST(Doctor, UnscaledFp16FlushAdvisesDynamicScalingFirst) {
+  auto r = make_run("fp16", "O2", 4);
+  r.config.loss_scale = "none";
+  for (auto& p : r.points) {
+    p.loss_scale = 1;
+    p.sampled = true;
+    p.stats_dtype = "fp16";
+    p.headroom_log2 = 10.0;
+    p.grads = {grad("fc1.weight", 0.3, {{-27, 10}, {-10, 90}})};
+  }
+  auto f = d::check_fp16_flush(r);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, d::Severity::problem);
+  EXPECT_EQ(f[0].recommendation.rfind("use the default dynamic loss scaling", 0), 0u) << f[0].recommendation;
+  r.config.loss_scale = "dynamic";
+  for (auto& p : r.points) p.loss_scale = 65536;
+  f = d::check_fp16_flush(r);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, d::Severity::warning);
+  EXPECT_EQ(f[0].recommendation.find("dynamic loss scaling"), std::string::npos) << f[0].recommendation;
+  // Older runs (no loss_scale in the config) with a scale of 1 throughout count as unscaled.
+  r.config.loss_scale.clear();
+  for (auto& p : r.points) p.loss_scale = 1;
+  EXPECT_EQ(d::check_fp16_flush(r)[0].severity, d::Severity::problem);
+}
+
+TEST(Doctor, NegativeHeadroomWithoutSkippedSteps) {
+  auto r = make_run("fp16", "O2", 6);
+  for (auto& p : r.points) {
+    p.sampled = true;
+    p.stats_dtype = "fp16";
+    p.headroom_log2 = 3.0;
+    auto g = grad("fc2.weight", 0);
+    g.amax = 1e6;
+    g.overflow = 0.001;
+    p.grads = {grad("fc1.weight", 0), g};
+  }
+  EXPECT_TRUE(d::check_headroom(r).empty());
+  r.points[4].headroom_log2 = -2.5;
+  r.points[2].headroom_log2 = -0.5;
+  auto f = d::check_headroom(r);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, d::Severity::warning);
+  EXPECT_EQ(f[0].layers, std::vector<std::string>{"fc2.weight"});
+  EXPECT_NE(f[0].evidence.find("at step 4"), std::string::npos) << f[0].evidence;
+  EXPECT_NE(f[0].evidence.find("2 of 6 samples"), std::string::npos) << f[0].evidence;
+  // 65536 x 2^(floor(-2.5) - 1) = 65536 / 16.
+  EXPECT_NE(f[0].recommendation.find("--init-scale 4096"), std::string::npos) << f[0].recommendation;
+  // In an fp32 run the same numbers only say what fp16 would do: a note.
+  r.config.precision = train::Precision::fp32;
+  r.config.opt_level = amp::OptLevel::O0;
+  f = d::check_headroom(r);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].severity, d::Severity::note);
+  EXPECT_NE(f[0].recommendation.find("bf16"), std::string::npos);
+  // Skipped steps: the scaler saw the overflow; other rules speak.
+  r.points[1].skipped = true;
+  EXPECT_TRUE(d::check_headroom(r).empty());
+}
+
 TEST(Doctor, ParsesMetricsAndRejectsCorruptLines) {
   std::istringstream in(
       R"({"type":"config","config":{"precision":"fp16","opt_level":"O2"}})"
@@ -323,13 +412,17 @@ TEST(DoctorCli, NamesFlushingLayersOfAnUnscaledFp16Run) {
   EXPECT_NE(dr.out.find("[fp16_flush]"), std::string::npos) << dr.out;
   EXPECT_NE(dr.out.find(".weight"), std::string::npos) << dr.out;
   EXPECT_NE(dr.out.find("--precision-map '"), std::string::npos) << dr.out;
+  EXPECT_NE(dr.out.find("problem [fp16_flush]"), std::string::npos) << dr.out;
+  EXPECT_NE(dr.out.find("recommendation: use the default dynamic loss scaling"), std::string::npos) << dr.out;
   auto js = run("doctor --json " + d.path());
   EXPECT_EQ(js.status, 1);
   const auto j = nlohmann::json::parse(js.out);
+  EXPECT_GE(j["problems"].get<int>(), 1);
   bool flush = false;
   for (const auto& f : j["findings"])
     if (f["rule"] == "fp16_flush") {
       flush = true;
+      EXPECT_EQ(f["severity"], "problem");
       EXPECT_FALSE(f["layers"].empty());
       EXPECT_TRUE(f.contains("precision_map"));
     }
@@ -343,6 +436,26 @@ TEST(DoctorCli, HealthyRunExitsZero) {
   auto dr = run("doctor " + d.path());
   EXPECT_EQ(dr.status, 0) << dr.out << dr.err;
   EXPECT_NE(dr.out.find("no problems found"), std::string::npos) << dr.out;
+}
+
+// A healthy bf16 run passes (exit 0) even when the doctor has warnings or notes about it (the
+// small MLP's AdamW state outweighs what bf16 saves: a memory note), and --json says so.
+TEST(DoctorCli, HealthyBf16RunExitsZeroWithSeverities) {
+  if (!have_fashion()) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  TempDir d;
+  ASSERT_EQ(run("train --model mlp --precision bf16 --steps 4 --batch 32 --threads 2 --eval-batches 1 --quiet --out " + d.path()).status, 0);
+  auto dr = run("doctor " + d.path());
+  EXPECT_EQ(dr.status, 0) << dr.out << dr.err;
+  EXPECT_NE(dr.out.find("no problems found"), std::string::npos) << dr.out;
+  EXPECT_EQ(dr.out.find("problem ["), std::string::npos) << dr.out;
+  auto js = run("doctor --json " + d.path());
+  EXPECT_EQ(js.status, 0) << js.out << js.err;
+  const auto j = nlohmann::json::parse(js.out);
+  EXPECT_EQ(j["problems"], 0);
+  for (const auto& f : j["findings"]) {
+    ASSERT_TRUE(f.contains("severity")) << f.dump();
+    EXPECT_NE(f["severity"], "problem") << f.dump();
+  }
 }
 
 TEST(DoctorCli, ReadsADivergedRunsMetrics) {

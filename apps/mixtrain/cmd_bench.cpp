@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "commands.h"
+#include "dist/communicator.h"
 #include "onednn_peer.h"
 #include "train/trainer.h"
 #include "train_options.h"
@@ -126,10 +127,12 @@ void register_bench(CLI::App& app) {
   // bench --model: median ms/step of real training steps (no files written, no evaluation).
   auto mf = std::make_shared<CliTrainFlags>();
   auto profile = std::make_shared<bool>(false);
-  add_train_flags(bench, *mf, true);
+  // Only the flags that change what is timed: no evaluation, no --stop-after, the autopilot's
+  // defaults, and nothing to silence (the JSON line is the output).
+  add_train_flags(bench, *mf, TrainFlagSet{.evaluation = false, .stop_after = false, .autopilot = false, .quiet = false});
   bench->add_flag("--profile", *profile,
                   "also time every op of the timed steps (forward, backward, optimizer): a \"profile\" field in the "
-                  "JSON line and a table on stderr");
+                  "JSON line and a table on stderr")->group(kGroupOutput);
   bench->get_option("--model")->required(false);
   bench->callback([bench, mf, profile] {
     if (!bench->get_subcommands().empty()) return;  // `bench gemm` ran
@@ -163,6 +166,13 @@ void register_bench(CLI::App& app) {
       j["profile"] = s["profile"];
       print_profile(s["profile"], s["ms_per_step"].get<double>());
     }
+    // Under mpirun (docs/DISTRIBUTED.md): samples_per_s is the whole job's (the global batch per
+    // step); per rank, time in collectives and bytes sent besides. Rank 0 prints.
+    if (s.contains("distributed") && s["samples_per_s"].is_number()) {
+      j["distributed"] = s["distributed"];
+      j["samples_per_s_per_rank"] = s["samples_per_s"].get<double>() / s["distributed"]["ranks"].get<double>();
+    }
+    if (dist::world().rank() != 0) return;
     std::printf("%s\n", j.dump().c_str());
   });
   auto g = std::make_shared<GemmArgs>();

@@ -1,5 +1,6 @@
 // `mixtrain compare`: the same model, seed and data order in several precisions; prints a table
-// and writes DIR/<precision>/ (each run), DIR/summary.json and DIR/report.html.
+// (nothing with --quiet) and writes DIR/<precision>/ (each run), DIR/summary.json and
+// DIR/report.html (docs/OUTPUTS.md).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -61,16 +62,32 @@ train::ReportRun report_run(const std::string& name, const std::string& dir, con
   std::istringstream in(io::read_text_file(path));
   const train::metrics::MetricsLog log = train::metrics::read_metrics(in, "compare: " + path);
   for (const auto& e : log.precision_events) r.precision_events.push_back({e.step, e.layer, e.from, e.to});
+  r.scaled = log.config && !log.config->loss_scale.empty() && log.config->loss_scale != "none";
+  double seconds = 0;
+  bool timed = true;
   for (const auto& p : log.steps) {
     if (std::isfinite(p.loss)) r.train_loss.push_back({p.step, p.loss});
+    if (p.accuracy) r.train_accuracy.push_back({p.step, *p.accuracy});
+    r.lr.push_back({p.step, p.lr});
+    timed = timed && p.ms.has_value();
+    if (timed) {
+      seconds += *p.ms / 1000.0;
+      r.seconds.push_back({p.step, seconds});
+    }
     r.loss_scale.push_back({p.step, p.loss_scale});
     if (p.skipped) r.skipped_steps.push_back(p.step);
     r.steps = std::max(r.steps, p.step + 1);
     if (!p.autopilot_probe.is_null() && r.initial_precision.empty()) r.initial_precision = train::metrics::probe_dtypes(p);
     if (p.sampled) add_numerics(r, p);
   }
+  if (!timed) r.seconds.clear();
+  for (const auto& e : log.evals) {
+    if (std::isfinite(e.loss)) r.eval_loss.push_back({e.step, e.loss});
+    if (e.accuracy) r.eval_accuracy.push_back({e.step, *e.accuracy});
+  }
   for (const auto& [k, v] : summary["peak_bytes"].items())
     if (k != "total" && v.is_number_integer() && v.get<std::int64_t>() > 0) r.peak_bytes[k] = v.get<std::int64_t>();
+  r.peak_total = summary["peak_bytes"].value("total", std::int64_t{0});
   return r;
 }
 
@@ -80,10 +97,14 @@ void register_compare(CLI::App& app) {
   auto f = std::make_shared<CliTrainFlags>();
   auto precisions = std::make_shared<std::string>("fp32,fp16,bf16,fp8");
   CLI::App* cmd = app.add_subcommand("compare", "Train the same model in several precisions and write a report");
-  add_train_flags(cmd, *f, false);
-  cmd->add_option("--precisions", *precisions, "comma-separated: fp32,fp16,bf16,fp8[,fp16-noscale,bf16-O3,...]");
-  cmd->add_option("--out", f->spec.out_dir, "output directory")->required();
+  add_train_flags(cmd, *f, TrainFlagSet{.precision = false, .stop_after = false});
+  cmd->add_option("--precisions", *precisions, "comma-separated: fp32,fp16,bf16,fp8[,fp16-noscale,bf16-O3,auto,...]")->group(kGroupPrecision);
+  cmd->add_option("--out", f->spec.out_dir, "output directory: DIR/<precision>/ per run, DIR/summary.json, DIR/report.html")
+      ->required()->group(kGroupOutput);
   cmd->callback([f, precisions] {
+    const bool quiet = f->spec.quiet;  // --quiet: the table is in summary.json and the report
+    train::RunControls controls;
+    controls.eval_every = eval_every_or_throw(*f);
     const auto list = split(*precisions);
     check(!list.empty(), "--precisions is empty");
     for (std::size_t i = 0; i < list.size(); ++i)
@@ -101,16 +122,17 @@ void register_compare(CLI::App& app) {
     std::vector<train::ReportRun> runs;
     for (const auto& rc : configs) {
       const std::string precision(train::to_string(rc.spec.precision));
-      std::fprintf(stderr, "== %s (%s)\n", precision.c_str(), rc.policy.describe().c_str());
-      summaries.push_back(train::run_training(rc));
+      if (!quiet) std::fprintf(stderr, "== %s (%s)\n", precision.c_str(), rc.policy.describe().c_str());
+      summaries.push_back(train::run_training(rc, controls));
       runs.push_back(report_run(precision, rc.spec.out_dir, summaries.back()));
     }
     const bool lm = summaries[0].contains("val_loss");
     const char* eval_key = lm ? "val_loss" : "test_loss";
     const double base_loss = summaries[0].value(eval_key, NAN);
     const double base_acc = summaries[0].value("test_accuracy", NAN);
-    std::printf("%-14s %12s %12s %10s %10s %10s %12s %8s\n", "precision", "train loss", lm ? "val loss" : "test loss",
-                lm ? "" : "accuracy", lm ? "d loss" : "d acc", "ms/step", "peak mem", "skipped");
+    if (!quiet)
+      std::printf("%-14s %12s %12s %10s %10s %10s %12s %8s\n", "precision", "train loss", lm ? "val loss" : "test loss",
+                  lm ? "" : "accuracy", lm ? "d loss" : "d acc", "ms/step", "peak mem", "skipped");
     train::ReportOptions ropt;
     ropt.title = "mixtrain compare: " + f->model;
     ropt.summary_columns = {"final train loss", lm ? "val loss" : "test loss", "accuracy", lm ? "Δ loss vs fp32" : "Δ acc vs fp32",
@@ -120,10 +142,11 @@ void register_compare(CLI::App& app) {
       const auto& s = summaries[i];
       const double loss = s.value(eval_key, NAN), acc = s.value("test_accuracy", NAN);
       const double delta = lm ? loss - base_loss : 100.0 * (acc - base_acc);
-      std::printf("%-14s %12.4f %12.4f %10s %10s %10.1f %12s %8lld\n", list[i].c_str(), s.value("final_train_loss", NAN), loss,
-                  lm ? "" : fmt("%.2f%%", 100 * acc).c_str(), fmt(lm ? "%+.4f" : "%+.2f", delta).c_str(),
-                  s.value("ms_per_step", NAN), mib(s["peak_bytes"].value("total", 0.0)).c_str(),
-                  static_cast<long long>(s.value("skipped_steps", 0)));
+      if (!quiet)
+        std::printf("%-14s %12.4f %12.4f %10s %10s %10.1f %12s %8lld\n", list[i].c_str(), s.value("final_train_loss", NAN), loss,
+                    lm ? "" : fmt("%.2f%%", 100 * acc).c_str(), fmt(lm ? "%+.4f" : "%+.2f", delta).c_str(),
+                    s.value("ms_per_step", NAN), mib(s["peak_bytes"].value("total", 0.0)).c_str(),
+                    static_cast<long long>(s.value("skipped_steps", 0)));
       auto& sm = runs[i].summary;
       sm["final train loss"] = fmt("%.4f", s.value("final_train_loss", NAN));
       sm[lm ? "val loss" : "test loss"] = fmt("%.4f", loss);
@@ -139,9 +162,9 @@ void register_compare(CLI::App& app) {
     }
     const std::string html = train::render_report(runs, ropt);
     io::write_file_atomic(f->spec.out_dir + "/report.html", std::as_bytes(std::span(html.data(), html.size())));
-    const std::string js = nlohmann::json{{"runs", all}}.dump(2) + "\n";
+    const std::string js = nlohmann::json{{"schema_version", train::metrics::kSchemaVersion}, {"runs", all}}.dump(2) + "\n";
     io::write_file_atomic(f->spec.out_dir + "/summary.json", std::as_bytes(std::span(js.data(), js.size())));
-    std::printf("report: %s/report.html\n", f->spec.out_dir.c_str());
+    if (!quiet) std::printf("report: %s/report.html\n", f->spec.out_dir.c_str());
   });
 }
 

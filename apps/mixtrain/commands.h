@@ -21,6 +21,7 @@ void register_compare(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_doctor(CLI::App& app);
+void register_export_metrics(CLI::App& app);
 
 // The process exit status when a command returns normally (0 by default). A command whose answer
 // is a verdict (doctor: 1 = problems found) sets it; errors still go through main()'s status 2.

@@ -13,6 +13,8 @@
 
 #include "commands.h"
 #include "backend/registry.h"
+#include "dist/communicator.h"
+#include "mixtrain/version.h"
 #include "runtime/cpu_features.h"
 #include "runtime/error.h"
 
@@ -27,6 +29,8 @@ int report(const char* what, int status) {
     line += (c < 0x20 || c == 0x7F) ? ' ' : *p;
   }
   while (!line.empty() && line.back() == ' ') line.pop_back();
+  // Under mpirun a rank that fails alone names itself and ends the job (docs/DISTRIBUTED.md).
+  mixtrain::dist::abort_job_if_distributed(line, status);
   std::fprintf(stderr, "mixtrain: %s\n", line.c_str());
   return status;
 }
@@ -36,6 +40,7 @@ int report(const char* what, int status) {
 int main(int argc, char** argv) {
   CLI::App app{"mixtrain: mixed-precision training engine"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("mixtrain ") + MIXTRAIN_VERSION_STRING);  // prints, exits 0
   // Which backend computes, for every subcommand (backend/registry.h); applied while the
   // arguments are parsed, before the subcommand runs. The flag wins over MIXTRAIN_BACKEND.
   app.add_option_function<std::string>(
@@ -51,6 +56,7 @@ int main(int argc, char** argv) {
   mixtrain::app::register_eval(app);
   mixtrain::app::register_inspect(app);
   mixtrain::app::register_doctor(app);
+  mixtrain::app::register_export_metrics(app);
   try {
     // The kernel-selection variables are read here, before any work, so that a bad value is
     // one clear error rather than a failure inside a worker thread.
@@ -58,6 +64,11 @@ int main(int argc, char** argv) {
     mixtrain::backend::backend_table("cpu").gemm_kernel_name(mixtrain::DType::fp32, mixtrain::DType::fp32);
     mixtrain::backend::kernels();  // MIXTRAIN_BACKEND
     app.parse(argc, argv);  // runs the selected subcommand's callback
+  } catch (const mixtrain::dist::CollectiveError& e) {
+    // Every rank found the same bad launch setting: rank 0 says it once, all exit 2.
+    if (mixtrain::dist::world().rank() != 0) return 2;
+    std::fprintf(stderr, "mixtrain: %s\n", e.what());
+    return 2;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help (and friends) print and succeed
     return report(e.what(), 2);

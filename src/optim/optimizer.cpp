@@ -5,32 +5,76 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <vector>
 
 #include "backend/kernels.h"
+#include "numerics/format.h"
 #include "runtime/error.h"
 
 namespace mixtrain::optim {
 
 Optimizer::Optimizer(std::vector<nn::Parameter> params, const amp::Policy& policy, double lr)
     : lr_(lr), policy_(policy) {
-  for (auto& p : params) states_.push_back({p, Tensor(), Tensor(), Tensor()});
+  for (auto& p : params) states_.push_back({p, Tensor(), Tensor(), Tensor(), 0, p.tensor->numel()});
   // Masters: only for parameters whose storage is narrower than the master dtype.
   tensor::LedgerScope scope(tensor::Category::master_weights);
   for (auto& s : states_) {
     const DType d = s.param.tensor->dtype();
     const bool needs_master = policy.masters() && d != policy.master && (d != DType::fp32 || policy.master == DType::fp64);
     if (needs_master) s.master = s.param.tensor->to(policy.master);
+    s.has_master = needs_master;
   }
 }
 
 void Optimizer::init_states() {
   tensor::LedgerScope scope(tensor::Category::optimizer_state);
   for (auto& s : states_) {
-    if (state_count() >= 1 && !s.m.defined()) s.m = Tensor::zeros(s.param.tensor->shape(), DType::fp32);
-    if (state_count() >= 2 && !s.v.defined()) s.v = Tensor::zeros(s.param.tensor->shape(), DType::fp32);
+    if (s.hi <= s.lo) continue;  // another rank's shard
+    const Shape shape = sharded_ ? Shape{s.hi - s.lo} : s.param.tensor->shape();
+    if (state_count() >= 1 && !s.m.defined()) s.m = Tensor::zeros(shape, DType::fp32);
+    if (state_count() >= 2 && !s.v.defined()) s.v = Tensor::zeros(shape, DType::fp32);
   }
   states_ready_ = true;
+}
+
+void Optimizer::shard(std::int64_t flat_lo, std::int64_t flat_hi) {
+  check(!states_ready_ && steps_ == 0, "optimizer: shard() must come before the first step");
+  check(!policy_.stochastic_rounding, "--shard-optimizer does not support stochastic rounding yet (its random stream is per whole parameter)");
+  sharded_ = true;
+  tensor::LedgerScope scope(tensor::Category::master_weights);
+  std::int64_t at = 0;
+  for (auto& s : states_) {
+    const std::int64_t n = s.param.tensor->numel();
+    s.lo = std::clamp<std::int64_t>(flat_lo - at, 0, n);
+    s.hi = std::clamp<std::int64_t>(flat_hi - at, 0, n);
+    at += n;
+    if (!s.master.defined()) continue;
+    const DType md = s.master.dtype();
+    s.master = Tensor();  // the full master goes before the slice is made: the ledger peaks at 1/N
+    if (s.hi <= s.lo) continue;
+    // The slice of the parameter's own values, converted exactly as the constructor converted all of it.
+    const std::size_t elem = static_cast<std::size_t>(numerics::spec(s.param.tensor->dtype()).bits() / 8);
+    Tensor part = Tensor::empty({s.hi - s.lo}, s.param.tensor->dtype());
+    std::memcpy(part.data(), static_cast<const std::byte*>(s.param.tensor->data()) + static_cast<std::size_t>(s.lo) * elem,
+                static_cast<std::size_t>(s.hi - s.lo) * elem);
+    s.master = part.to(md);
+  }
+}
+
+std::vector<StateSlot> Optimizer::state_slots() {
+  if (!states_ready_) init_states();
+  std::vector<StateSlot> out;
+  for (auto& s : states_) {
+    const Shape full = s.param.tensor->shape();
+    const std::int64_t off = sharded_ ? s.lo : 0;
+    const bool mine = s.hi > s.lo;
+    if (s.has_master) out.push_back({"master." + s.param.name, mine ? &s.master : nullptr, full, policy_.master, off});
+    if (state_count() >= 1) out.push_back({"optim.m." + s.param.name, mine ? &s.m : nullptr, full, DType::fp32, off});
+    if (state_count() >= 2) out.push_back({"optim.v." + s.param.name, mine ? &s.v : nullptr, full, DType::fp32, off});
+  }
+  return out;
 }
 
 void Optimizer::zero_grad() {
@@ -44,6 +88,7 @@ std::vector<Tensor> Optimizer::gradients() const {
 }
 
 std::vector<std::pair<std::string, Tensor*>> Optimizer::state_tensors() {
+  check(!sharded_, "optimizer: a sharded optimizer's state is a slice per rank (use state_slots())");
   if (!states_ready_) init_states();
   std::vector<std::pair<std::string, Tensor*>> out;
   for (auto& s : states_) {
@@ -66,17 +111,20 @@ void Optimizer::step() {
     ParamState& s = states_[pi];
     Tensor& p = *s.param.tensor;
     const Tensor grad = p.grad();
-    if (!grad.defined()) continue;
+    if (!grad.defined() || s.hi <= s.lo) continue;
     check(grad.dtype() == DType::fp32, "optimizer: gradients must be fp32 (got " + std::string(mixtrain::name(grad.dtype())) + ")");
+    // Unsharded: lo = 0 and hi = numel. Sharded: the parameter and gradient from element lo on,
+    // and the state slices, which start at the slice.
+    const std::size_t elem = static_cast<std::size_t>(numerics::spec(p.dtype()).bits() / 8);
     backend::ParamUpdate u;
-    u.param = p.data();
+    u.param = static_cast<std::byte*>(p.data()) + static_cast<std::size_t>(s.lo) * elem;
     u.param_dtype = p.dtype();
     u.master = s.master.defined() ? s.master.data() : nullptr;
     u.master_dtype = s.master.defined() ? s.master.dtype() : DType::fp32;
-    u.grad = grad.data_as<const float>();
+    u.grad = grad.data_as<const float>() + s.lo;
     u.m = s.m.defined() ? s.m.data_as<float>() : nullptr;
     u.v = s.v.defined() ? s.v.data_as<float>() : nullptr;
-    u.n = p.numel();
+    u.n = s.hi - s.lo;
     u.grad_factor = factor;
     u.decay = s.param.decay;
     u.rounding = sr ? numerics::Rounding::stochastic : numerics::Rounding::nearest;

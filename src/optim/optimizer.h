@@ -22,6 +22,21 @@ struct ParamState {
   nn::Parameter param;
   Tensor master;  // undefined when the parameter is its own master
   Tensor m, v;    // optimizer state (fp32), undefined when unused
+  // The elements [lo, hi) of the parameter this optimizer updates: all of them, unless sharded
+  // (ZeRO-1, shard()), when master, m and v hold only these hi - lo elements (1-D).
+  std::int64_t lo = 0, hi = 0;
+  bool has_master = false;  // whether the parameter has a master (on some rank, when sharded)
+};
+
+// One checkpointed tensor of the optimizer: `tensor` holds the elements [offset, offset +
+// tensor->numel()) of a tensor of `full_shape` and `dtype` (all of it unless the optimizer is
+// sharded; null when this rank's shard holds none of it). The list is the same on every rank.
+struct StateSlot {
+  std::string name;
+  Tensor* tensor;
+  Shape full_shape;
+  DType dtype;
+  std::int64_t offset;
 };
 
 class Optimizer : public amp::ScalableOptimizer {
@@ -39,8 +54,18 @@ class Optimizer : public amp::ScalableOptimizer {
   void set_lr(double lr) { lr_ = lr; }
   std::int64_t steps() const { return steps_; }
   std::vector<ParamState>& states() { return states_; }
-  // Tensors to checkpoint (masters, states) with dotted names, and the step counter.
+  // Tensors to checkpoint (masters, states) with dotted names, and the step counter. Refused
+  // when sharded: those hold a slice each (state_slots()).
   std::vector<std::pair<std::string, Tensor*>> state_tensors();
+  std::vector<StateSlot> state_slots();
+  // ZeRO-1: from now on this optimizer keeps masters and state for, and updates, only the
+  // elements [flat_lo, flat_hi) of the parameters laid end to end in order; the caller gathers
+  // the updated parameters (train/data_parallel.h). Masters are re-made from the parameters'
+  // current values, so call it before any step or checkpoint load. Each element's update is the
+  // unsharded one, so the result is bit-identical; stochastic rounding is refused (its stream is
+  // counted per whole parameter).
+  void shard(std::int64_t flat_lo, std::int64_t flat_hi);
+  bool sharded() const { return sharded_; }
   void set_steps(std::int64_t s) { steps_ = s; }
   virtual std::string name() const = 0;
 
@@ -58,6 +83,7 @@ class Optimizer : public amp::ScalableOptimizer {
   amp::Policy policy_;
   double grad_factor_ = 1.0;
   bool states_ready_ = false;
+  bool sharded_ = false;
 };
 
 struct SGDOptions {

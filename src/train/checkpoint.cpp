@@ -82,6 +82,9 @@ nlohmann::json checked_run_info(const std::string& path, const io::SafeTensorsFi
   } catch (const Error& e) {
     throw Error(where + e.what());
   }
+  // The layout version (absent in checkpoints written before versioning, which stay readable).
+  if (run.contains("schema_version") && !run["schema_version"].is_number_unsigned())
+    throw Error(where + "'schema_version' is not a non-negative integer");
   if (run.contains("config") && !run["config"].is_object()) throw Error(where + "'config' is not an object");
   if (run.contains("precision_map") && !run["precision_map"].is_string()) throw Error(where + "'precision_map' is not a string");
   if (run.contains("autopilot") && !run["autopilot"].is_object()) throw Error(where + "'autopilot' is not an object");
@@ -95,11 +98,15 @@ nlohmann::json checked_run_info(const std::string& path, const io::SafeTensorsFi
 }  // namespace
 
 void save_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& opt,
-                     const amp::GradScaler& scaler, const nlohmann::json& run_info) {
+                     const amp::GradScaler& scaler, const nlohmann::json& run_info,
+                     const std::vector<std::pair<std::string, Tensor>>* gathered_state) {
   io::SafeTensorsFile f;
   for (const auto& p : model.parameters()) f.tensors.push_back(to_safe("model." + p.name, *p.tensor));
   for (const auto& [name, t] : model.buffers()) f.tensors.push_back(to_safe("buffer." + name, *t));
-  for (const auto& [name, t] : opt.state_tensors()) f.tensors.push_back(to_safe(name, *t));
+  if (gathered_state)
+    for (const auto& [name, t] : *gathered_state) f.tensors.push_back(to_safe(name, t));
+  else
+    for (const auto& [name, t] : opt.state_tensors()) f.tensors.push_back(to_safe(name, *t));
   // The loader refuses non-finite state, so writing it would replace a good checkpoint with one
   // that cannot be resumed: fail the run instead (the previous checkpoint stays current).
   for (const auto& t : f.tensors) {
@@ -142,7 +149,19 @@ nlohmann::json load_checkpoint(const std::string& path, nn::Module& model, optim
     model.restore_extra_state(j);
   });
   if (opt) {
-    for (const auto& [name, t] : opt->state_tensors()) from_safe(f, name, *t, path);
+    for (const optim::StateSlot& slot : opt->state_slots()) {
+      if (!slot.tensor) continue;  // another rank's shard
+      if (slot.offset == 0 && slot.tensor->shape() == slot.full_shape) {
+        from_safe(f, slot.name, *slot.tensor, path);
+        continue;
+      }
+      // A sharded optimizer's slice: the whole tensor is read and checked, then its part copied.
+      Tensor whole = Tensor::empty(slot.full_shape, slot.tensor->dtype());
+      from_safe(f, slot.name, whole, path);
+      const std::size_t elem = slot.tensor->nbytes() / static_cast<std::size_t>(std::max<std::int64_t>(1, slot.tensor->numel()));
+      std::memcpy(slot.tensor->data(), static_cast<const std::byte*>(whole.data()) + static_cast<std::size_t>(slot.offset) * elem,
+                  slot.tensor->nbytes());
+    }
     restoring("optimizer", [&](const nlohmann::json& j) {
       opt->set_steps(io::json_int(j, "steps", 0, kMaxCheckpointStep));
     });

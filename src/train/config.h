@@ -92,7 +92,10 @@ struct RunSpec {
   ScheduleKind schedule = ScheduleKind::warmup_cosine;  // linear warm-up, cosine decay
   double warmup = 0.02;                    // warm-up steps as a fraction of the run (cosine)
   double clip = 0;                         // global-norm clipping (0: off)
-  std::int64_t accumulate = 1;             // micro-batches per optimizer step
+  std::int64_t accumulate = 1;             // micro-batches per optimizer step (per rank under mpirun)
+  bool shard_optimizer = false;            // ZeRO-1 under mpirun: masters and optimizer state 1/N per rank
+  bool allreduce_fast = false;             // under mpirun: MPI's own gradient sum (train/data_parallel.h)
+  DType comm_dtype = DType::fp32;          // under mpirun: gradients cross ranks in fp32 or bf16
   std::uint64_t seed = 0;
   int threads = 0;                         // 0: all cores (MIXTRAIN_THREADS or the hardware)
   std::int64_t stop_after = 0;             // stop (and checkpoint) after this many steps, as if

@@ -72,7 +72,31 @@ double final_scale(const Run& r) {
                                                 : r.points.back().loss_scale;
 }
 
+// fp16 run with no loss scaling at all: the underflow it shows has the simplest fix there is.
+bool unscaled_fp16(const Run& r) {
+  if (r.config.precision == Precision::fp16_noscale) return true;
+  if (r.config.precision != Precision::fp16 && r.config.precision != Precision::fp16_O3) return false;
+  if (!r.config.loss_scale.empty()) return r.config.loss_scale == "none";
+  // Runs written before the config named the loss scaling: a scale of 1 throughout.
+  return std::all_of(r.points.begin(), r.points.end(), [](const Point& p) { return p.loss_scale == 1 && !p.skipped; });
+}
+
+std::int64_t skipped_count(const Run& r) {
+  std::int64_t n = 0;
+  for (const auto& p : r.points) n += p.skipped;
+  return n;
+}
+
 }  // namespace
+
+std::string_view to_string(Severity s) {
+  switch (s) {
+    case Severity::problem: return "problem";
+    case Severity::warning: return "warning";
+    case Severity::note: break;
+  }
+  return "note";
+}
 
 std::string module_of(const std::string& param) {
   const auto dot = param.rfind('.');
@@ -248,6 +272,7 @@ std::vector<Finding> check_skipped_steps(const Run& r, const Thresholds& t) {
   const double frac = static_cast<double>(skipped) / static_cast<double>(r.points.size());
   if (!(frac > t.skipped_fraction)) return {};
   Finding f;
+  f.severity = Severity::warning;
   f.rule = "skipped_steps";
   f.title = "many optimizer steps were skipped for inf/NaN gradients";
   f.evidence = std::to_string(skipped) + " of " + std::to_string(r.points.size()) + " steps skipped (" + pct(frac) +
@@ -344,19 +369,75 @@ std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t) {
   int raise = need;
   if (std::isfinite(min_headroom)) raise = std::min(raise, static_cast<int>(std::floor(min_headroom)) - 1);
   f.precision_map = join(rules, ",");
-  const bool noscale = r.config.precision == Precision::fp16_noscale;
+  // With no loss scaling at all the fix is the default (dynamic scaling): say that first.
+  const bool noscale = unscaled_fp16(r);
+  f.severity = noscale ? Severity::problem : Severity::warning;
   std::string rec;
-  if (raise > 0) {
+  if (noscale) {
+    rec = "use the default dynamic loss scaling (--precision fp16 without --loss-scale none), which keeps gradients above "
+          "fp16's normal range; or ";
+    if (raise > 0) rec += "a static --loss-scale " + num(std::ldexp(scale, raise)) + " (2^" + std::to_string(raise) + "), or ";
+  } else if (raise > 0) {
     const double suggested = std::ldexp(scale, raise);
-    rec = noscale ? "enable loss scaling: --precision fp16 (dynamic) or a static --loss-scale " + num(suggested) + " (2^" + std::to_string(raise) + ")"
-                  : "raise the loss scale to " + num(suggested) + " (x2^" + std::to_string(raise) + ", within the measured headroom; "
-                    "--loss-scale " + num(suggested) + " or --init-scale " + num(suggested) + " with dynamic scaling)";
-    rec += ", or ";
+    rec = "raise the loss scale to " + num(suggested) + " (x2^" + std::to_string(raise) + ", within the measured headroom; "
+          "--init-scale " + num(suggested) + " with dynamic scaling, or --loss-scale " + num(suggested) + "), or ";
   } else {
     rec = "the scale cannot rise without overflowing the largest gradients; ";
   }
   rec += "keep these layers in bf16 (fp32's range) or fp32: --precision-map '" + f.precision_map + "'";
   f.recommendation = rec;
+  return {f};
+}
+
+std::vector<Finding> check_headroom(const Run& r, const Thresholds&) {
+  // Skipped steps are the scaler at work (skipped_steps, scale_collapse say what to do).
+  if (skipped_count(r) > 0) return {};
+  const Point* worst = nullptr;
+  int negative = 0, samples = 0;
+  for (const auto* p : sampled(r)) {
+    if (!p->headroom_log2) continue;
+    ++samples;
+    if (*p->headroom_log2 >= 0) continue;
+    ++negative;
+    if (!worst || *p->headroom_log2 < *worst->headroom_log2) worst = p;
+  }
+  if (!worst) return {};
+  const double h = *worst->headroom_log2;
+  const std::string dtype = worst->stats_dtype.empty() ? std::string("the low-precision format") : worst->stats_dtype;
+  Finding f;
+  f.rule = "headroom";
+  // The gradients concerned: those that overflow the format in that sample, else the largest.
+  const TensorStats* largest = nullptr;
+  for (const auto& g : worst->grads) {
+    if (g.overflow > 0) f.layers.push_back(g.param);
+    if (!largest || g.amax > largest->amax) largest = &g;
+  }
+  if (f.layers.empty() && largest) f.layers.push_back(largest->param);
+  f.evidence = "at step " + std::to_string(worst->step) + " the largest scaled gradient is 2^" + fmt("%.1f", -h) + " past " + dtype +
+               "'s largest finite value (headroom 2^" + fmt("%.1f", h) + " at loss scale " + num(worst->loss_scale) + "); " +
+               std::to_string(negative) + " of " + std::to_string(samples) + " samples had negative headroom and no step was skipped";
+  if (is_fp32_run(r)) {
+    f.severity = Severity::note;
+    f.title = "gradients exceed " + dtype + "'s range: this run would overflow in " + dtype;
+    f.recommendation = "nothing to fix in fp32; to train it in mixed precision use bf16 (fp32's range), or keep " +
+                       join(f.layers, ", ") + " in bf16 or fp32 with --precision-map";
+    return {f};
+  }
+  f.severity = Severity::warning;
+  f.title = "gradients exceed " + dtype + "'s range although no step was skipped";
+  // Weight gradients accumulate in fp32, so nothing overflowed yet; any tensor stored in the low
+  // format at this scale would.
+  if (worst->loss_scale > 1) {
+    const double lower = std::max(1.0, std::ldexp(worst->loss_scale, static_cast<int>(std::floor(h)) - 1));
+    f.recommendation = "start the loss scale lower: --init-scale " + num(lower) + " with dynamic scaling (or --loss-scale " + num(lower) +
+                       "); the weight gradients are accumulated in fp32, so nothing overflowed yet, but any gradient stored in " +
+                       dtype + " at this scale would";
+  } else {
+    std::vector<std::string> rules;
+    for (const auto& l : f.layers) rules.push_back(module_of(l) + "=bf16");
+    f.precision_map = join(rules, ",");
+    f.recommendation = "clip the gradients (--clip 1.0) or keep the layers in bf16 (fp32's range): --precision-map '" + f.precision_map + "'";
+  }
   return {f};
 }
 
@@ -439,6 +520,7 @@ std::vector<Finding> check_memory(const Run& r, const Thresholds& t) {
                                                  {"optimizer_state", o}, {"activations", a}, {"workspace", s}};
   const auto* top = std::max_element(std::begin(cats), std::end(cats), [](const auto& x, const auto& y) { return x.second < y.second; });
   Finding f;
+  f.severity = Severity::note;
   f.rule = "memory";
   f.title = "mixed precision does not reduce memory here";
   f.evidence = "peak " + mib(mixed) + " (sum of category peaks) vs about " + mib(fp32) + " estimated for fp32 (" +
@@ -467,16 +549,36 @@ std::vector<Finding> check_memory(const Run& r, const Thresholds& t) {
 
 std::vector<Finding> diagnose(const Run& r, const Thresholds& t) {
   std::vector<Finding> out;
-  for (auto rule : {check_nonfinite_loss, check_divergence, check_scale_collapse, check_skipped_steps, check_fp16_flush, check_lost_updates, check_memory})
+  for (auto rule : {check_nonfinite_loss, check_divergence, check_scale_collapse, check_skipped_steps, check_fp16_flush,
+                    check_headroom, check_lost_updates, check_memory})
     for (auto& f : rule(r, t)) out.push_back(std::move(f));
+  std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) { return a.severity < b.severity; });
   return out;
 }
 
+Tally tally(const std::vector<Finding>& findings) {
+  Tally t;
+  for (const auto& f : findings) {
+    t.problems += f.severity == Severity::problem;
+    t.warnings += f.severity == Severity::warning;
+    t.notes += f.severity == Severity::note;
+  }
+  return t;
+}
+
 nlohmann::json to_json(const Finding& f) {
-  nlohmann::json j{{"rule", f.rule}, {"title", f.title}, {"evidence", f.evidence}, {"layers", f.layers},
+  nlohmann::json j{{"severity", std::string(to_string(f.severity))}, {"rule", f.rule}, {"title", f.title}, {"evidence", f.evidence}, {"layers", f.layers},
                    {"recommendation", f.recommendation}};
   if (!f.precision_map.empty()) j["precision_map"] = f.precision_map;
   return j;
+}
+
+nlohmann::json verdict_json(const std::string& run_dir, const Run& r, const std::vector<Finding>& findings) {
+  const Tally t = tally(findings);
+  nlohmann::json out{{"run", run_dir},        {"finished", r.finished}, {"steps", r.points.size()}, {"problems", t.problems},
+                     {"warnings", t.warnings}, {"notes", t.notes},       {"findings", nlohmann::json::array()}};
+  for (const auto& f : findings) out["findings"].push_back(to_json(f));
+  return out;
 }
 
 }  // namespace mixtrain::train::doctor

@@ -33,8 +33,19 @@ Run parse_metrics(std::istream& in, const std::string& what);
 // corrupt, or when no step was recorded.
 Run load_run(const std::string& dir);
 
+// How much a finding matters. Only problems make `mixtrain doctor` exit 1, so a healthy run
+// passes a user's CI whatever the doctor notes about it.
+//   problem  the run failed or trained badly: NaN/inf or runaway loss, a collapsed loss scale,
+//            lost O3 updates, fp16 gradients underflowing with no loss scaling at all
+//   warning  it trained, but the numerics waste work or accuracy: many skipped steps, fp16
+//            underflow under a loss scale, gradients past the format's range with no step skipped
+//   note     worth knowing, nothing to fix: memory that mixed precision did not reduce
+enum class Severity { problem, warning, note };
+std::string_view to_string(Severity s);
+
 struct Finding {
-  std::string rule;      // nonfinite_loss, loss_diverged, scale_collapse, skipped_steps, fp16_flush, lost_updates, memory
+  Severity severity = Severity::problem;
+  std::string rule;      // nonfinite_loss, loss_diverged, scale_collapse, skipped_steps, fp16_flush, headroom, lost_updates, memory
   std::string title;     // one line
   std::string evidence;  // the measured numbers
   std::vector<std::string> layers;  // parameters (or ledger categories) concerned
@@ -75,15 +86,27 @@ std::vector<Finding> check_scale_collapse(const Run& r, const Thresholds& t = {}
 std::vector<Finding> check_divergence(const Run& r, const Thresholds& t = {});
 std::vector<Finding> check_skipped_steps(const Run& r, const Thresholds& t = {});
 std::vector<Finding> check_fp16_flush(const Run& r, const Thresholds& t = {});
+// A sampled gradient beyond the checked format's range (negative headroom) while no step was
+// skipped: nothing overflowed only because the weight gradients are held in fp32.
+std::vector<Finding> check_headroom(const Run& r, const Thresholds& t = {});
 std::vector<Finding> check_lost_updates(const Run& r, const Thresholds& t = {});
 std::vector<Finding> check_memory(const Run& r, const Thresholds& t = {});
 
-// All rules in the order above.
+// All rules in the order above, then ordered by severity (problems first; stable within one).
 std::vector<Finding> diagnose(const Run& r, const Thresholds& t = {});
+
+// Findings per severity, and the verdict: true when any is a problem (exit status 1).
+struct Tally {
+  int problems = 0, warnings = 0, notes = 0;
+};
+Tally tally(const std::vector<Finding>& findings);
 
 // Module of a parameter name ("blocks.0.fc1.weight" -> "blocks.0.fc1").
 std::string module_of(const std::string& param);
 
 nlohmann::json to_json(const Finding& f);
+// The whole verdict as `mixtrain doctor --json` prints it: {"run", "finished", "steps", "problems",
+// "warnings", "notes", "findings": [to_json(f), ...]}. One place, so every front end agrees.
+nlohmann::json verdict_json(const std::string& run_dir, const Run& r, const std::vector<Finding>& findings);
 
 }  // namespace mixtrain::train::doctor

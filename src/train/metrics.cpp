@@ -111,6 +111,16 @@ void add_line(MetricsLog& log, const nlohmann::json& j) {
   if (type == "config") {
     log.config = config_from_json(j.value("config", nlohmann::json::object()));
     log.policy = string_or(j, "policy");
+    const auto v = j.find("schema_version");
+    log.schema_version = v != j.end() && v->is_number_integer() ? v->get<int>() : 0;
+  } else if (type == "eval") {
+    EvalRecord e;
+    e.step = io::json_int(j, "step", 0, std::int64_t{1} << 40);
+    e.split = string_or(j, "split");
+    e.loss = as_double(j.value("loss", nlohmann::json()), NAN);
+    e.accuracy = optional_number(j, "accuracy");
+    e.elapsed_s = optional_number(j, "elapsed_s");
+    log.evals.push_back(std::move(e));
   } else if (type == "precision") {
     log.precision_events.push_back({io::json_int(j, "step", 0, std::int64_t{1} << 40), j.value("layer", ""),
                                     j.value("from", ""), j.value("to", ""), j.value("reason", "")});
@@ -141,6 +151,7 @@ nlohmann::json to_json(const ConfigRecord& c) {
   j["seed"] = c.seed;
   j["context"] = c.context;
   j["precision_map"] = c.precision_map;
+  if (!c.loss_scale.empty()) j["loss_scale"] = c.loss_scale;
   // Where the data came from, so that `eval` finds it again without repeating flags.
   if (!c.data_path.empty()) j["data_path"] = c.data_path;
   if (!c.data_dir.empty()) j["data_dir"] = c.data_dir;
@@ -148,7 +159,7 @@ nlohmann::json to_json(const ConfigRecord& c) {
 }
 
 std::string config_line(const ConfigRecord& c, const std::string& policy) {
-  return nlohmann::json{{"type", "config"}, {"config", to_json(c)}, {"policy", policy}}.dump();
+  return nlohmann::json{{"type", "config"}, {"schema_version", kSchemaVersion}, {"config", to_json(c)}, {"policy", policy}}.dump();
 }
 
 std::string step_line(const StepRecord& s) {
@@ -174,6 +185,13 @@ std::string precision_line(const PrecisionRecord& p) {
                         {"from", p.from}, {"to", p.to}, {"reason", p.reason}}.dump();
 }
 
+std::string eval_line(const EvalRecord& e) {
+  nlohmann::json j{{"type", "eval"}, {"step", e.step}, {"split", e.split}, {"loss", finite_or_null(e.loss)}};
+  if (e.accuracy) j["accuracy"] = *e.accuracy;
+  if (e.elapsed_s) j["elapsed_s"] = *e.elapsed_s;
+  return j.dump();
+}
+
 PrecisionRecord record_of(const amp::PrecisionEvent& e) {
   return {e.step, e.layer, std::string(name(e.from)), std::string(name(e.to)), e.reason};
 }
@@ -192,6 +210,7 @@ ConfigRecord config_from_json(const nlohmann::json& j) {
   c.master = choice(j, "master", numerics::parse_dtype);
   c.label = string_or(j, "label");
   c.precision_map = string_or(j, "precision_map");
+  c.loss_scale = string_or(j, "loss_scale");
   c.data_path = string_or(j, "data_path");
   c.data_dir = string_or(j, "data_dir");
   const auto integer = [&j](const char* key) {
@@ -242,10 +261,13 @@ CarriedLines carry_before(std::string_view all, std::int64_t start) {
     pos = nl + 1;
     const auto j = io::try_parse_json(line);
     if (j.is_discarded() || !j.is_object()) continue;
-    // Lines without a step (the config line) belong to the run before `start` too.
+    // Lines without a step (the config line) belong to the run before `start` too; an eval line's
+    // step counts completed steps, so the one at `start` ran before the checkpoint was committed.
     const auto st = j.find("step");
     const std::int64_t step = st != j.end() && st->is_number_integer() ? st->get<std::int64_t>() : -1;
-    if (step >= start) continue;
+    const auto type = j.find("type");
+    const bool eval = type != j.end() && *type == "eval";
+    if (eval ? step > start : step >= start) continue;
     out.text.append(line).push_back('\n');
     const auto loss = j.find("loss");
     if (step >= 0 && !j.contains("type") && loss != j.end()) out.losses.push_back(loss->is_number() ? loss->get<double>() : NAN);

@@ -4,6 +4,7 @@
 //   a config line     {"type": "config", "config": {...}, "policy": "..."}  (ConfigRecord)
 //   a step line       {"step": N, "loss": ..., ...}, no "type"                (StepRecord)
 //   a precision line  {"type": "precision", "step": N, "layer": ..., ...}    (PrecisionRecord)
+//   an eval line      {"type": "eval", "step": N, "loss": ..., ...}          (EvalRecord)
 // Lines of other types are skipped by the reader, so newer files stay readable.
 #pragma once
 
@@ -21,6 +22,12 @@
 #include "train/settings.h"
 
 namespace mixtrain::train::metrics {
+
+// The layout version of the files a run writes: the config line of metrics.jsonl, summary.json
+// and the checkpoint's run metadata carry it as "schema_version". Raised when a field changes
+// meaning or goes away (adding a field does not); files written before versioning have none and
+// read as version 0, which every reader still accepts (docs/OUTPUTS.md).
+inline constexpr int kSchemaVersion = 1;
 
 // The run's settings as recorded: the config line's "config", which summary.json and the
 // checkpoint's run metadata also carry. Read back leniently: a choice that is absent, not a string
@@ -41,6 +48,7 @@ struct ConfigRecord {
   std::optional<amp::Fp8Recipe> fp8_recipe;
   std::optional<amp::Fp8Format> fp8_format;
   std::optional<DType> master;
+  std::string loss_scale;           // "dynamic", "none" or the static scale ("" in older runs)
   std::string data_path, data_dir;  // written only when set
 };
 
@@ -81,11 +89,21 @@ struct PrecisionRecord {
   std::string layer, from, to, reason;
 };
 
+// One held-out evaluation during or at the end of training (--eval-every N, and the final one).
+struct EvalRecord {
+  std::int64_t step = 0;           // optimizer steps completed when it ran
+  std::string split;               // "test" (classifiers) or "val" (language models)
+  double loss = 0;                 // NaN when the line says null
+  std::optional<double> accuracy;  // classifiers
+  std::optional<double> elapsed_s; // wall seconds since this process started training (not deterministic)
+};
+
 // ---- writing (each returns one line without its '\n') -----------------------------------------
 nlohmann::json to_json(const ConfigRecord& c);
 std::string config_line(const ConfigRecord& c, const std::string& policy);
 std::string step_line(const StepRecord& s);
 std::string precision_line(const PrecisionRecord& p);
+std::string eval_line(const EvalRecord& e);
 PrecisionRecord record_of(const amp::PrecisionEvent& e);
 
 // ---- reading -----------------------------------------------------------------------------------
@@ -94,8 +112,10 @@ ConfigRecord config_from_json(const nlohmann::json& j);
 struct MetricsLog {
   std::optional<ConfigRecord> config;  // the last config line (a resumed run repeats it)
   std::string policy;
+  int schema_version = 0;  // of the last config line; 0: written before versioning
   std::vector<StepRecord> steps;
   std::vector<PrecisionRecord> precision_events;
+  std::vector<EvalRecord> evals;
 };
 
 // Reads a whole file's lines. Throws mixtrain::Error "<what> line N ..." on a line that is not a
@@ -105,8 +125,9 @@ MetricsLog read_metrics(std::istream& in, const std::string& what);
 // The autopilot's rung per layer at a probe step ({} on other steps).
 std::map<std::string, std::string> probe_dtypes(const StepRecord& s);
 
-// The lines of a checkpoint's metrics before step `start`, kept byte for byte, and the losses of
-// their steps: what a resumed run starts its own metrics with. Lenient: lines that do not parse
+// The lines of a checkpoint's metrics before step `start` (eval lines: up to and including it, as
+// they count completed steps), kept byte for byte, and the losses of their steps: what a resumed
+// run starts its own metrics with. Lenient: lines that do not parse
 // are dropped, as a run killed mid-write leaves them.
 struct CarriedLines {
   std::string text;            // lines, each ending in '\n'

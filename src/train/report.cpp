@@ -1,5 +1,6 @@
-// HTML/SVG rendering of the comparison report. Charts are drawn by hand as inline SVG so the page
-// needs nothing from the network and no JavaScript at all.
+// HTML/SVG rendering of the comparison report. Charts are drawn by hand as inline SVG
+// (train/report_chart.h) so the page needs nothing from the network; its one inline script only
+// adds hover readouts, and every chart reads the same without it.
 #include "train/report.h"
 
 #include <algorithm>
@@ -8,96 +9,28 @@
 #include <sstream>
 
 #include "numerics/format.h"
+#include "train/report_chart.h"
+#include "train/report_script.h"
 
 namespace mixtrain::train {
 namespace {
 
+using report_chart::esc;
+using report_chart::num;
+
 constexpr const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
                                     "#8c564b", "#e377c2", "#17becf"};
+// Each run's own line style beside its colour, and a width that falls with its index: curves that
+// coincide (bf16 on top of fp32) show as a thin line inside a wider one instead of hiding it.
+constexpr const char* kDashes[] = {"", "8,3", "2,2", "10,3,2,3", "5,5", "14,4", "1,3", "6,2,2,2"};
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
-std::string num(double v, const char* fmt = "%.4g") {
-  char b[64];
-  std::snprintf(b, sizeof b, fmt, v);
-  return b;
-}
-
-struct Series {
-  std::string label, color;
-  std::vector<std::pair<double, double>> pts;
-  bool dashed = false;
-};
-
-// A line chart with linear x, linear or log2 y, axes, ticks and a legend.
-std::string line_chart(const std::string& title, const std::vector<Series>& series, bool log_y,
-                       const std::vector<std::pair<double, std::string>>& markers = {}) {
-  const double W = 720, H = 300, L = 70, R = 150, T = 30, B = 40;
-  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
-  for (const auto& s : series)
-    for (auto [x, y] : s.pts) {
-      if (!std::isfinite(y) || (log_y && y <= 0)) continue;
-      const double yy = log_y ? std::log2(y) : y;
-      x0 = std::min(x0, x); x1 = std::max(x1, x);
-      y0 = std::min(y0, yy); y1 = std::max(y1, yy);
-    }
-  std::ostringstream o;
-  o << "<figure><figcaption>" << esc(title) << "</figcaption><svg class=\"chart\" viewBox=\"0 0 " << W
-    << ' ' << H << "\" width=\"" << W << "\" height=\"" << H << "\" role=\"img\">";
-  if (x0 > x1) {
-    o << "<text x=\"" << W / 2 << "\" y=\"" << H / 2 << "\" text-anchor=\"middle\">no data</text></svg></figure>";
-    return o.str();
-  }
-  if (x1 == x0) x1 = x0 + 1;
-  if (y1 == y0) { y1 += 0.5; y0 -= 0.5; }
-  const double pad = (y1 - y0) * 0.05;
-  y0 -= pad; y1 += pad;
-  auto X = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
-  auto Y = [&](double y) { return T + (1 - (y - y0) / (y1 - y0)) * (H - T - B); };
-  o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
-    << "\" fill=\"#fafafa\" stroke=\"#999\"/>";
-  for (int i = 0; i <= 4; ++i) {
-    const double yv = y0 + (y1 - y0) * i / 4, xv = x0 + (x1 - x0) * i / 4;
-    o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << Y(yv) << "\" y2=\"" << Y(yv)
-      << "\" stroke=\"#e0e0e0\"/><text x=\"" << L - 6 << "\" y=\"" << Y(yv) + 4
-      << "\" text-anchor=\"end\" font-size=\"11\">" << (log_y ? "2^" + num(yv, "%.1f") : num(yv)) << "</text>";
-    o << "<text x=\"" << X(xv) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\" font-size=\"11\">"
-      << num(xv, "%.0f") << "</text>";
-  }
-  o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 6 << "\" text-anchor=\"middle\" font-size=\"12\">step</text>";
-  for (auto [x, label] : markers)
-    o << "<line class=\"marker\" x1=\"" << X(x) << "\" x2=\"" << X(x) << "\" y1=\"" << T << "\" y2=\"" << H - B
-      << "\" stroke=\"#d62728\" stroke-opacity=\"0.35\"><title>" << esc(label) << "</title></line>";
-  int row = 0;
-  for (const auto& s : series) {
-    std::ostringstream path;
-    bool first = true;
-    for (auto [x, y] : s.pts) {
-      if (!std::isfinite(y) || (log_y && y <= 0)) { first = true; continue; }
-      path << (first ? 'M' : 'L') << num(X(x), "%.1f") << ',' << num(Y(log_y ? std::log2(y) : y), "%.1f") << ' ';
-      first = false;
-    }
-    o << "<path class=\"series\" d=\"" << path.str() << "\" fill=\"none\" stroke=\"" << s.color
-      << "\" stroke-width=\"1.6\"" << (s.dashed ? " stroke-dasharray=\"5,3\"" : "") << "/>";
-    const double ly = T + 14 + 18 * row++;
-    o << "<line x1=\"" << W - R + 10 << "\" x2=\"" << W - R + 30 << "\" y1=\"" << ly << "\" y2=\"" << ly
-      << "\" stroke=\"" << s.color << "\" stroke-width=\"2\"" << (s.dashed ? " stroke-dasharray=\"5,3\"" : "")
-      << "/><text x=\"" << W - R + 35 << "\" y=\"" << ly + 4 << "\" font-size=\"12\">" << esc(s.label) << "</text>";
-  }
-  o << "</svg></figure>";
-  return o.str();
+report_chart::Series styled(std::size_t run, const std::string& label) {
+  report_chart::Series s;
+  s.label = label;
+  s.color = kPalette[run % 8];
+  s.dash = kDashes[run % 8];
+  s.width = std::max(1.3, 3.2 - 0.45 * static_cast<double>(run));
+  return s;
 }
 
 // Histogram of exponents with the representable ranges of the low-precision formats drawn over.
@@ -157,6 +90,9 @@ std::string bytes(double b) {
   return num(b, "%.1f") + " " + unit[u];
 }
 
+// Stacked bars of each category's own peak, with a black mark at the peak of the total: the
+// number the summary table shows. Categories peak at different moments (activations in the
+// forward pass, gradients in the backward), so the stack may reach past the mark.
 std::string memory_chart(const std::vector<ReportRun>& runs) {
   std::vector<std::string> cats;
   double peak = 0;
@@ -167,14 +103,18 @@ std::string memory_chart(const std::vector<ReportRun>& runs) {
       if (std::find(cats.begin(), cats.end(), c) == cats.end()) cats.push_back(c);
       total += double(b);
     }
-    peak = std::max(peak, total);
+    peak = std::max({peak, total, double(r.peak_total)});
   }
-  const double W = 720, row = 28, L = 120, R = 160;
+  // Room on the right for "12.3 MiB peak (stack 13.1 MiB)".
+  const double W = 720, row = 28, L = 120, R = 230;
   const double H = 30 + row * double(runs.size()) + 20 * double(cats.size());
   std::ostringstream o;
-  o << "<figure><figcaption>Peak memory by ledger category</figcaption><svg class=\"chart\" viewBox=\"0 0 " << W
-    << ' ' << H << "\" width=\"" << W << "\" height=\"" << H << "\" role=\"img\">";
+  o << "<figure><figcaption>Peak memory by ledger category</figcaption><p class=\"note\">Each bar stacks the categories' own "
+       "peaks; the black mark is the peak of all categories together, the \"peak memory\" of the table above. Categories peak "
+       "at different moments, so the stack can reach past the mark.</p><svg class=\"chart memory\" viewBox=\"0 0 "
+    << W << ' ' << H << "\" width=\"" << W << "\" height=\"" << H << "\" role=\"img\">";
   if (peak <= 0) peak = 1;
+  const auto X = [&](double bytes) { return L + bytes / peak * (W - L - R); };
   for (std::size_t i = 0; i < runs.size(); ++i) {
     double x = L;
     const double y = 10 + row * double(i);
@@ -189,7 +129,14 @@ std::string memory_chart(const std::vector<ReportRun>& runs) {
         << kPalette[c % 8] << "\"><title>" << esc(cats[c]) << ": " << bytes(double(it->second)) << "</title></rect>";
       x += w;
     }
-    o << "<text x=\"" << x + 6 << "\" y=\"" << y + 15 << "\" font-size=\"12\">" << bytes(total) << "</text>";
+    std::string label = bytes(total) + " (sum of category peaks)";
+    if (runs[i].peak_total > 0) {
+      const double mx = X(double(runs[i].peak_total));
+      o << "<line class=\"peak\" x1=\"" << mx << "\" x2=\"" << mx << "\" y1=\"" << y - 3 << "\" y2=\"" << y + 23
+        << "\" stroke=\"#000\" stroke-width=\"2.5\"><title>peak of the total: " << bytes(double(runs[i].peak_total)) << "</title></line>";
+      label = bytes(double(runs[i].peak_total)) + " peak (stack " + bytes(total) + ")";
+    }
+    o << "<text x=\"" << std::max(x, X(double(runs[i].peak_total))) + 6 << "\" y=\"" << y + 15 << "\" font-size=\"12\">" << label << "</text>";
   }
   for (std::size_t c = 0; c < cats.size(); ++c) {
     const double y = 20 + row * double(runs.size()) + 20 * double(c);
@@ -269,14 +216,107 @@ std::string numerics_table(const ReportRun& r) {
   return o.str();
 }
 
+// Where a run's points go on the x axis: the step, or the wall-clock seconds of training at the
+// end of that step (NaN where the metrics have no time, which the chart leaves out).
+class XAxis {
+ public:
+  XAxis(const ReportRun& r, bool time) : time_(time) {
+    for (auto [step, sec] : r.seconds) seconds_[step] = sec;
+  }
+  double at(std::int64_t step) const {
+    if (!time_) return double(step);
+    const auto it = seconds_.find(step);
+    return it == seconds_.end() ? NAN : it->second;
+  }
+  // An evaluation after `done` completed steps: where the last of them ended.
+  double after(std::int64_t done) const { return time_ ? at(done - 1) : double(done); }
+
+ private:
+  bool time_;
+  std::map<std::int64_t, double> seconds_;
+};
+
+bool runs_scaler(const ReportRun& r) {
+  if (r.scaled || !r.skipped_steps.empty()) return true;
+  for (auto [step, v] : r.loss_scale)
+    if (v != 1) return true;
+  return false;
+}
+
+// The curve panels on one x axis: loss (training and evaluation), the loss difference to the
+// first run, accuracy, learning rate and the loss scale; each only where some run has its data.
+std::string curve_panels(const std::vector<ReportRun>& runs, bool time) {
+  using report_chart::LineChart;
+  const std::string axis = time ? "time" : "step";
+  const std::string x_title = time ? "wall-clock training time (s)" : "step";
+  LineChart loss{.id = "loss-" + axis, .title = "Loss: lines training (per step), dots held-out evaluation", .x_title = x_title, .y_title = "loss"};
+  LineChart diff{.id = "diff-" + axis, .title = "", .x_title = x_title, .y_title = "difference in loss"};
+  LineChart acc{.id = "accuracy-" + axis, .title = "Accuracy: lines training batches, dots held-out evaluation", .x_title = x_title, .y_title = "accuracy (%)"};
+  LineChart lr{.id = "lr-" + axis, .title = "Learning rate", .x_title = x_title, .y_title = "learning rate"};
+  LineChart scale{.id = "scale-" + axis, .title = "", .x_title = x_title, .y_title = "loss scale", .log2_y = true};
+  for (LineChart* c : {&loss, &diff, &acc, &lr, &scale}) c->integer_x = !time;
+  std::size_t skipped = 0;
+  std::map<std::int64_t, double> base;
+  if (!runs.empty())
+    for (auto [step, v] : runs[0].train_loss) base[step] = v;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const ReportRun& r = runs[i];
+    const XAxis x(r, time);
+    auto series = [&](const std::string& label, const std::vector<std::pair<std::int64_t, double>>& pts, double factor, bool evaluation) {
+      auto s = styled(i, label);
+      s.dots = evaluation;
+      for (auto [step, v] : pts) s.pts.push_back({evaluation ? x.after(step) : x.at(step), v * factor});
+      return s;
+    };
+    loss.series.push_back(series(r.name + " train", r.train_loss, 1, false));
+    if (!r.eval_loss.empty()) loss.series.push_back(series(r.name + " eval", r.eval_loss, 1, true));
+    if (i > 0 && !base.empty()) {
+      auto d = styled(i, r.name + " - " + runs[0].name);
+      for (auto [step, v] : r.train_loss)
+        if (const auto it = base.find(step); it != base.end()) d.pts.push_back({x.at(step), v - it->second});
+      diff.series.push_back(d);
+    }
+    if (!r.train_accuracy.empty()) acc.series.push_back(series(r.name + " train", r.train_accuracy, 100, false));
+    if (!r.eval_accuracy.empty()) acc.series.push_back(series(r.name + " eval", r.eval_accuracy, 100, true));
+    if (!r.lr.empty()) lr.series.push_back(series(r.name, r.lr, 1, false));
+    if (runs_scaler(r)) {
+      scale.series.push_back(series(r.name, r.loss_scale, 1, false));
+      for (auto st : r.skipped_steps) {
+        scale.markers.push_back({x.at(st), r.name + ": step " + std::to_string(st) + " skipped"});
+        ++skipped;
+      }
+    }
+  }
+  std::string out = report_chart::render(loss);
+  if (!diff.series.empty()) {
+    diff.title = "Training loss minus " + runs[0].name + "'s at the same step (0: identical; what the loss chart cannot show when curves overlap)";
+    out += report_chart::render(diff);
+  }
+  if (!acc.series.empty()) out += report_chart::render(acc);
+  if (!lr.series.empty()) out += report_chart::render(lr);
+  if (!scale.series.empty()) {
+    scale.title = "Loss scale (log2) of the runs with a loss scaler; red lines mark skipped steps (" + std::to_string(skipped) + ")";
+    out += report_chart::render(scale);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string render_report(const std::vector<ReportRun>& runs, const ReportOptions& opt) {
   std::ostringstream o;
+  // The wall-clock switch is two radio buttons and CSS: it works with scripts off.
   o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << esc(opt.title)
     << "</title><style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse}"
        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}"
-       "figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:4px}h2{margin-top:2em}</style></head><body>";
+       "figure{margin:1em 0}figcaption{font-weight:bold;margin-bottom:4px;max-width:720px}h2{margin-top:2em}"
+       "p.note{max-width:720px;margin:2px 0 6px;color:#444}"
+       ".legend{display:flex;flex-wrap:wrap;gap:4px 16px;max-width:720px;font-size:12px}.legend span{white-space:nowrap}"
+       ".legend svg{vertical-align:middle;margin-right:4px}"
+       ".readout{position:absolute;background:#fff;border:1px solid #888;padding:4px 6px;font-size:12px;pointer-events:none;"
+       "box-shadow:1px 1px 4px rgba(0,0,0,.2)}"
+       ".by-time{display:none}#x-time:checked~.curves .by-step{display:none}#x-time:checked~.curves .by-time{display:block}"
+       "</style></head><body>";
   o << "<h1>" << esc(opt.title) << "</h1>";
   if (!opt.summary_columns.empty()) {
     o << "<table id=\"summary\"><tr><th>run</th>";
@@ -292,29 +332,16 @@ std::string render_report(const std::vector<ReportRun>& runs, const ReportOption
     }
     o << "</table>";
   }
-  std::vector<Series> loss, scale;
-  std::vector<std::pair<double, std::string>> skips;
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    const auto& r = runs[i];
-    const std::string color = kPalette[i % 8];
-    Series s{r.name + " train", color, {}, false};
-    for (auto [x, y] : r.train_loss) s.pts.push_back({double(x), y});
-    loss.push_back(s);
-    if (!r.eval_loss.empty()) {
-      Series e{r.name + " eval", color, {}, true};
-      for (auto [x, y] : r.eval_loss) e.pts.push_back({double(x), y});
-      loss.push_back(e);
-    }
-    if (!r.loss_scale.empty()) {
-      Series sc{r.name, color, {}, false};
-      for (auto [x, y] : r.loss_scale) sc.pts.push_back({double(x), y});
-      scale.push_back(sc);
-    }
-    for (auto st : r.skipped_steps) skips.push_back({double(st), r.name + ": step " + std::to_string(st) + " skipped"});
-  }
-  o << "<h2>Loss</h2>" << line_chart("Training loss per precision (dashed: evaluation)", loss, false);
-  o << "<h2>Loss scale</h2>"
-    << line_chart("Loss scale (log2); red lines mark skipped steps (" + std::to_string(skips.size()) + ")", scale, true, skips);
+  bool timed = false;
+  for (const auto& r : runs) timed = timed || !r.seconds.empty();
+  o << "<h2>Training curves</h2>";
+  if (timed)
+    o << "<input type=\"radio\" name=\"xaxis\" id=\"x-step\" checked><label for=\"x-step\"> x axis: step</label> "
+         "<input type=\"radio\" name=\"xaxis\" id=\"x-time\"><label for=\"x-time\"> x axis: wall-clock training time "
+         "(the steps' measured times summed; evaluations and checkpoints excluded)</label>";
+  o << "<div class=\"curves\"><div class=\"by-step\">" << curve_panels(runs, false) << "</div>";
+  if (timed) o << "<div class=\"by-time\">" << curve_panels(runs, true) << "</div>";
+  o << "</div>";
   o << "<h2>Gradient exponents</h2><p>Histogram of floor(log2|g|) of each layer's weight gradient "
        "(log-scaled counts) under each format's range: solid = normal, dotted = subnormal.</p>";
   for (const auto& r : runs)
@@ -329,7 +356,7 @@ std::string render_report(const std::vector<ReportRun>& runs, const ReportOption
     o << "<h2>Precision autopilot</h2>";
     for (const auto& r : runs) o << precision_timeline(r);
   }
-  o << "</body></html>\n";
+  o << "<script>" << report_chart::kHoverScript << "</script></body></html>\n";
   return o.str();
 }
 

@@ -28,16 +28,24 @@ void RunRecorder::step(const StepOutcome& o) {
   for (const auto& e : o.events) metrics_ << metrics::precision_line(metrics::record_of(e)) << '\n';
 }
 
+void RunRecorder::eval(const metrics::EvalRecord& e) {
+  if (!s_.run_dir) return;
+  metrics_ << metrics::eval_line(e) << '\n';
+}
+
 void RunRecorder::commit(std::int64_t step, const nlohmann::json& summary) {
   if (!s_.run_dir) return;
   // precision_map: the map the run ended with (the autopilot's choice under --precision auto),
   // which `eval` applies.
-  nlohmann::json run_info{{"step", step}, {"config", metrics::to_json(s_.config)}, {"precision_map", s_.policy.map.to_string()}};
+  nlohmann::json run_info{{"schema_version", metrics::kSchemaVersion}, {"step", step}, {"config", metrics::to_json(s_.config)},
+                          {"precision_map", s_.policy.map.to_string()}};
   if (s_.pilot) run_info["autopilot"] = s_.pilot->autopilot().state();
   metrics_.flush();
   check(metrics_.good(), "train: failed writing " + s_.run_dir->live_metrics_path());
   s_.run_dir->commit(
-      step, [&](const std::string& path) { save_checkpoint(path, s_.task->model(), *s_.opt, s_.scaler, run_info); },
+      step, [&](const std::string& path) {
+        save_checkpoint(path, s_.task->model(), *s_.opt, s_.scaler, run_info, s_.gathered_state ? &*s_.gathered_state : nullptr);
+      },
       io::read_text_file(s_.run_dir->live_metrics_path()), summary.dump(2) + "\n", s_.controls.checkpoint_keep);
 }
 

@@ -21,6 +21,7 @@ class RunRecorder {
   RunRecorder& operator=(const RunRecorder&) = delete;
 
   void step(const StepOutcome& o);
+  void eval(const metrics::EvalRecord& e);
   // Commits a checkpoint at `step` (the next step to run) with the metrics so far and `summary`.
   void commit(std::int64_t step, const nlohmann::json& summary);
   // After the final commit: the live file's lines are in the checkpoint, and a later failure of

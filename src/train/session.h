@@ -4,7 +4,9 @@
 // metrics file and checkpoint commits run_recorder.h's. Internal to src/train.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -12,9 +14,11 @@
 
 #include "amp/grad_scaler.h"
 #include "autograd/profiler.h"
+#include "backend/types.h"
 #include "optim/lr_schedule.h"
 #include "optim/optimizer.h"
 #include "train/autopilot_driver.h"
+#include "train/data_parallel.h"
 #include "train/metrics.h"
 #include "train/run_dir.h"
 #include "train/task.h"
@@ -44,6 +48,10 @@ struct Session {
   std::int64_t end = 0;                // one past the last step this process runs (--stop-after)
   std::int64_t stats_every = 0;
   metrics::CarriedLines carried;       // a resume's metrics before `start`
+  // Under mpirun with more than one rank: this rank's part of the data-parallel step.
+  std::optional<DataParallel> dp;
+  // --shard-optimizer: the whole optimizer state gathered on rank 0 for the next commit.
+  std::optional<std::vector<std::pair<std::string, Tensor>>> gathered_state;
 };
 
 // What the loop has measured so far (the summary's inputs besides the session).
@@ -54,6 +62,11 @@ struct RunTally {
   std::int64_t precision_events = 0;
   std::optional<autograd::OpProfiler> profiler;  // resumed for the steps it times
   std::int64_t profiled_steps = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  // The GEMM work of the held-out evaluations, kept out of the summary's training GEMM work.
+  backend::GemmFlops eval_flops;
+  std::map<std::string, double> eval_flops_by_kernel;
+  double elapsed_s() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); }
 };
 
 // Setup and resume: the run directory, the task and model, the policy (and autopilot), optimizer,
@@ -71,7 +84,13 @@ struct StepOutcome {
 };
 StepOutcome run_step(Session& s, RunTally& tally, std::int64_t step);
 
-// The summary of the run after `steps_done` steps; `final` adds the held-out evaluation.
-nlohmann::json summarize(Session& s, const RunTally& tally, std::int64_t steps_done, bool final);
+// The held-out evaluation under the policy the run has now (--eval-every and the one at the end);
+// its GEMM work goes to the tally's eval counters, not the training's.
+EvalResult evaluate_held_out(Session& s, RunTally& tally);
+// The eval line of metrics.jsonl for `ev` after `steps_done` steps.
+metrics::EvalRecord eval_record(const Session& s, const RunTally& tally, std::int64_t steps_done, const EvalResult& ev);
+
+// The summary of the run after `steps_done` steps, with the held-out evaluation `eval` when given.
+nlohmann::json summarize(Session& s, const RunTally& tally, std::int64_t steps_done, const EvalResult* eval);
 
 }  // namespace mixtrain::train

@@ -23,8 +23,11 @@ namespace {
 
 // The GEMM work of the training steps this run executed (evaluation excluded), by operand
 // precision: fp8_gemm_flop_fraction is the share run with both operands in fp8.
-void add_gemm_work(nlohmann::json& summary) {
-  const auto flops = backend::kernels().gemm_flops();
+void add_gemm_work(const RunTally& t, nlohmann::json& summary) {
+  backend::GemmFlops flops = backend::kernels().gemm_flops();
+  flops.fp8 -= t.eval_flops.fp8;
+  flops.half -= t.eval_flops.half;
+  flops.full -= t.eval_flops.full;
   summary["gemm_flops"] = {{"fp8", flops.fp8}, {"half", flops.half}, {"full", flops.full}};
   summary["fp8_gemm_flop_fraction"] = flops.total() > 0 ? flops.fp8 / flops.total() : 0.0;
   // Which backend and ISA tier the kernels ran at (backend/registry.h, runtime/cpu_features.h)
@@ -32,13 +35,13 @@ void add_gemm_work(nlohmann::json& summary) {
   summary["backend"] = std::string(backend::active_backend());
   summary["isa_tier"] = std::string(backend::kernels().tier());
   summary["gemm_flops_by_kernel"] = nlohmann::json::object();
-  for (const auto& [kernel, f] : backend::kernels().gemm_flops_by_kernel())
-    summary["gemm_flops_by_kernel"][std::string(kernel)] = f;
+  for (const auto& [kernel, f] : backend::kernels().gemm_flops_by_kernel()) {
+    const auto e = t.eval_flops_by_kernel.find(std::string(kernel));
+    summary["gemm_flops_by_kernel"][std::string(kernel)] = f - (e == t.eval_flops_by_kernel.end() ? 0.0 : e->second);
+  }
 }
 
-// The held-out evaluation, under the policy the run ended with.
-void add_evaluation(Session& s, nlohmann::json& summary) {
-  const EvalResult ev = s.task->evaluate(s.policy);
+void add_evaluation(const Session& s, const EvalResult& ev, nlohmann::json& summary) {
   if (s.task->is_language_model()) {
     summary["val_loss"] = ev.loss;
   } else {
@@ -82,17 +85,45 @@ double tail_loss(const std::vector<double>& losses) {
 
 }  // namespace
 
-nlohmann::json summarize(Session& s, const RunTally& t, std::int64_t steps_done, bool final) {
+EvalResult evaluate_held_out(Session& s, RunTally& t) {
+  const backend::GemmFlops before = backend::kernels().gemm_flops();
+  const auto by_kernel_before = backend::kernels().gemm_flops_by_kernel();
+  const EvalResult ev = s.task->evaluate(s.policy);
+  const backend::GemmFlops after = backend::kernels().gemm_flops();
+  t.eval_flops.fp8 += after.fp8 - before.fp8;
+  t.eval_flops.half += after.half - before.half;
+  t.eval_flops.full += after.full - before.full;
+  for (const auto& [kernel, f] : backend::kernels().gemm_flops_by_kernel()) {
+    double was = 0;
+    for (const auto& [k, b] : by_kernel_before)
+      if (k == kernel) was = b;
+    t.eval_flops_by_kernel[std::string(kernel)] += f - was;
+  }
+  return ev;
+}
+
+metrics::EvalRecord eval_record(const Session& s, const RunTally& t, std::int64_t steps_done, const EvalResult& ev) {
+  metrics::EvalRecord r;
+  r.step = steps_done;
+  r.split = s.task->is_language_model() ? "val" : "test";
+  r.loss = ev.loss;
+  if (ev.accuracy >= 0) r.accuracy = ev.accuracy;
+  r.elapsed_s = t.elapsed_s();
+  return r;
+}
+
+nlohmann::json summarize(Session& s, const RunTally& t, std::int64_t steps_done, const EvalResult* eval) {
   nlohmann::json summary = metrics::to_json(s.config);
+  summary["schema_version"] = metrics::kSchemaVersion;
   summary["policy"] = s.policy.describe();
   summary["precision_map"] = s.policy.map.to_string();
-  add_gemm_work(summary);
+  add_gemm_work(t, summary);
   if (s.pilot) summary["precision_events"] = t.precision_events;
   summary["steps"] = steps_done;
   summary["complete"] = steps_done == s.total;  // false for --stop-after and periodic checkpoints
   summary["final_train_loss"] = tail_loss(t.losses);
   if (t.last_accuracy >= 0) summary["final_train_accuracy"] = t.last_accuracy;
-  if (final && s.controls.evaluate) add_evaluation(s, summary);
+  if (eval) add_evaluation(s, *eval, summary);
   summary["skipped_steps"] = s.scaler.state().skipped_steps();
   summary["final_loss_scale"] = s.scaler.get_scale();
   std::vector<double> sorted = t.step_ms;
@@ -104,6 +135,7 @@ nlohmann::json summarize(Session& s, const RunTally& t, std::int64_t steps_done,
   add_memory(summary);
   summary["parameters"] = s.task->model().parameter_count();
   summary["threads"] = runtime::num_threads();
+  summary["elapsed_s"] = t.elapsed_s();  // this process's wall time, evaluations included
   return summary;
 }
 

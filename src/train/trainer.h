@@ -17,6 +17,9 @@ namespace mixtrain::train {
 struct RunControls {
   bool write_files = true;   // metrics, summary, checkpoint into cfg.out_dir (train/run_dir.h)
   bool evaluate = true;      // held-out evaluation at the end
+  // Also evaluate every N completed steps (0: only at the end), each an "eval" line of
+  // metrics.jsonl; needs `evaluate`.
+  std::int64_t eval_every = 0;
   std::int64_t warmup_steps_excluded = 2;  // from the ms/step median
   // Per-op wall time (autograd/profiler.h) of the timed steps that sample no statistics, as
   // summary["profile"]: ms per step for each op, forward and backward, and the optimizer.
