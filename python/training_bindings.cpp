@@ -180,12 +180,8 @@ py::object compare_runs(const std::string& model, const std::vector<std::string>
 py::object doctor(const std::string& run_dir) {
   namespace d = train::doctor;
   const d::Run r = d::load_run(run_dir);
-  const auto findings = d::diagnose(r);
-  // The object `mixtrain doctor --json` prints.
-  nlohmann::json out{{"run", run_dir}, {"finished", r.finished}, {"steps", r.points.size()},
-                     {"findings", nlohmann::json::array()}};
-  for (const auto& f : findings) out["findings"].push_back(d::to_json(f));
-  return to_python(out);
+  // The object `mixtrain doctor --json` prints (severities and their counts included).
+  return to_python(d::verdict_json(run_dir, r, d::diagnose(r)));
 }
 
 }  // namespace

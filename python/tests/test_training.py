@@ -57,6 +57,10 @@ class TrainingTest(unittest.TestCase):
         self.assertIsInstance(report["findings"], list)
         for f in report["findings"]:
             self.assertIn("rule", f)
+            self.assertIn(f["severity"], ("problem", "warning", "note"))
+        # A healthy bf16 run: no problems (its memory finding is a note), as `mixtrain doctor --json`.
+        self.assertEqual(report["problems"], 0)
+        self.assertEqual(sum(1 for f in report["findings"] if f["severity"] == "note"), report["notes"])
 
     def test_compare_runs_each_precision(self):
         with tempfile.TemporaryDirectory() as out:
