@@ -92,8 +92,10 @@ inline void add_lanes(F8& s, typename L::F v) {
   }
 }
 
+// By reference: passing an 8-lane vector by value is an AVX calling-convention choice, which the
+// portable (SSE) units must not make (-Wpsabi at -O0, where this is not inlined).
 template <typename L>
-inline float fold(F8 s) {
+inline float fold(const F8& s) {
   return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
