@@ -10,22 +10,8 @@ namespace {
 
 struct Portable : rows::PlainLanes<4> {};  // this unit's lane policy (softmax_rows.h)
 
-template <typename T>
-constexpr RowKernels<T> portable_table() {
-  return RowKernels<T>{
-      .softmax_forward = &rows::softmax_forward_rows<Portable, T>,
-      .softmax_backward = &rows::softmax_backward_rows<Portable, T>,
-      .log_softmax_forward = &rows::log_softmax_forward_rows<Portable, T>,
-      .log_softmax_backward = &rows::log_softmax_backward_rows<Portable, T>,
-      .cross_entropy_lse = &rows::cross_entropy_lse_rows<Portable, T>,
-      .cross_entropy_backward = &rows::cross_entropy_backward_rows<Portable, T>,
-      .attention_softmax = &rows::attention_softmax_rows<Portable, T>,
-      .attention_dscores = &rows::attention_dscores_rows<Portable, T>,
-  };
-}
-
-constexpr RowKernels<float> kPortableF32 = portable_table<float>();
-constexpr RowKernels<double> kPortableF64 = portable_table<double>();
+constexpr RowKernels<float> kPortableF32 = rows::table<Portable, float>();
+constexpr RowKernels<double> kPortableF64 = rows::table<Portable, double>();
 
 }  // namespace
 

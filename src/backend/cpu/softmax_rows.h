@@ -20,6 +20,9 @@
 
 #include <cstdint>
 
+// row_kernels.h declares functions: an ISA unit includes it before its target pragma (as
+// softmax_rows_avx512.cpp does), so that only the templates below are built for its ISA.
+#include "backend/cpu/row_kernels.h"
 #include "backend/cpu/vec_lanes.h"
 
 namespace mixtrain::backend::cpu::rows {
@@ -334,6 +337,21 @@ void attention_dscores_rows(T* datt, const T* att, i64 r0, i64 r1, i64 Tn, T sca
             [&](i64 i) { return a[i] * (d[i] - s) * scale; });
     __builtin_memset(d + n, 0, static_cast<unsigned long>(Tn - n) * sizeof(T));
   }
+}
+
+// The table of the row blocks above for one lane policy (row_kernels.h).
+template <typename L, typename T>
+constexpr detail::RowKernels<T> table() {
+  return detail::RowKernels<T>{
+      .softmax_forward = &softmax_forward_rows<L, T>,
+      .softmax_backward = &softmax_backward_rows<L, T>,
+      .log_softmax_forward = &log_softmax_forward_rows<L, T>,
+      .log_softmax_backward = &log_softmax_backward_rows<L, T>,
+      .cross_entropy_lse = &cross_entropy_lse_rows<L, T>,
+      .cross_entropy_backward = &cross_entropy_backward_rows<L, T>,
+      .attention_softmax = &attention_softmax_rows<L, T>,
+      .attention_dscores = &attention_dscores_rows<L, T>,
+  };
 }
 
 }  // namespace mixtrain::backend::cpu::rows

@@ -27,16 +27,7 @@ struct Avx512 {
   static void store_part(float* p, F v, rows::i64 n) { _mm512_mask_storeu_ps(p, first(n), __m512(v)); }
 };
 
-const RowKernels<float> kAvx512{
-    .softmax_forward = &rows::softmax_forward_rows<Avx512, float>,
-    .softmax_backward = &rows::softmax_backward_rows<Avx512, float>,
-    .log_softmax_forward = &rows::log_softmax_forward_rows<Avx512, float>,
-    .log_softmax_backward = &rows::log_softmax_backward_rows<Avx512, float>,
-    .cross_entropy_lse = &rows::cross_entropy_lse_rows<Avx512, float>,
-    .cross_entropy_backward = &rows::cross_entropy_backward_rows<Avx512, float>,
-    .attention_softmax = &rows::attention_softmax_rows<Avx512, float>,
-    .attention_dscores = &rows::attention_dscores_rows<Avx512, float>,
-};
+const RowKernels<float> kAvx512 = rows::table<Avx512, float>();
 
 }  // namespace
 
