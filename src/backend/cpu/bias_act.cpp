@@ -10,6 +10,7 @@
 #include "backend/cpu/bias_act_simd.h"
 #include "backend/cpu/gelu_math.h"
 #include "backend/cpu/vec_math.h"
+#include "backend/cpu/row_slice.h"
 #include "backend/cpu/workspace.h"
 #include "numerics/convert.h"
 #include "numerics/decode_tables.h"
@@ -177,23 +178,13 @@ void bias_act_forward_block(float* x, i64 ld, const float* bias, i64 rows, i64 C
   for (i64 r = 0; r < rows; ++r) forward_row<Fast>(x + r * ld, x + r * ld, bias, C, act);
 }
 
-namespace {
-
-// Elements [n * C + c0, n * C + c0 + len) of an (N, C) array of `t` as fp32 (numerics::decoded).
-const float* row_f32(float* buf, const void* base, DType t, i64 n, i64 C, i64 c0, i64 len) {
-  const auto* p = static_cast<const unsigned char*>(base) + static_cast<std::size_t>(n * C + c0) * size_of(t);
-  return numerics::decoded(buf, p, t, static_cast<std::size_t>(len));
-}
-
-}  // namespace
-
 void bias_act_backward_from(float* dx, float* dbias, const void* dout, DType dout_type,
                             const void* x, DType x_type, i64 N, i64 C, Activation act) {
   detail::for_rows(N, C, [&](i64 n) {
     float* ba = thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(C));
     float* bb = thread_scratch<float>(Scratch::act_b, static_cast<std::size_t>(C));
-    const float* d = row_f32(ba, dout, dout_type, n, C, 0, C);
-    const float* xv = act == Activation::identity ? d : row_f32(bb, x, x_type, n, C, 0, C);
+    const float* d = detail::row_f32(ba, dout, dout_type, n, C, 0, C);
+    const float* xv = act == Activation::identity ? d : detail::row_f32(bb, x, x_type, n, C, 0, C);
     backward_row<Fast>(dx + n * C, d, xv, static_cast<const float*>(nullptr), C, act);
   });
   if (dbias) column_sums(dbias, dx, DType::fp32, N, C);
@@ -221,7 +212,7 @@ void column_sums(float* dbias, const void* x, DType x_type, i64 N, i64 C) {
     float* buf = thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(c1 - c0));
     for (i64 c = c0; c < c1; ++c) dbias[c] = 0;
     for (i64 n = 0; n < N; ++n) {
-      const float* v = row_f32(buf, x, x_type, n, C, c0, c1 - c0);
+      const float* v = detail::row_f32(buf, x, x_type, n, C, c0, c1 - c0);
       for (i64 c = c0; c < c1; ++c) dbias[c] += v[c - c0];
     }
   });

@@ -12,8 +12,8 @@
 #include "backend/cpu/parallel_cols.h"
 #include "backend/cpu/parallel_rows.h"
 #include "backend/cpu/workspace.h"
+#include "backend/cpu/row_slice.h"
 #include "numerics/convert.h"
-#include "numerics/decode_tables.h"
 #include "runtime/cpu_features.h"
 
 namespace mixtrain::backend::cpu {
@@ -74,29 +74,12 @@ void layer_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dout, const T* x, 
   });
 }
 
-namespace {
-
-// Elements [n * C + c0, n * C + c0 + len) of an (N, C) array of `t` as fp32: in place for fp32, a
-// shift for bf16 (inline: these runs are short), numerics::decoded otherwise. Exact.
-const float* slice_f32(float* buf, const void* base, DType t, i64 n, i64 C, i64 c0, i64 len) {
-  const std::size_t at = static_cast<std::size_t>(n * C + c0);
-  if (t == DType::fp32) return static_cast<const float*>(base) + at;
-  if (t == DType::bf16) {
-    const auto* v = static_cast<const std::uint16_t*>(base) + at;
-    for (i64 c = 0; c < len; ++c) buf[c] = numerics::detail::bf16_to_f32(v[c]);
-    return buf;
-  }
-  return numerics::decoded(buf, static_cast<const unsigned char*>(base) + at * size_of(t), t, static_cast<std::size_t>(len));
-}
-
-}  // namespace
-
 void layer_norm_forward_from(void* out, DType out_type, float* mean, float* rstd, const void* x, DType x_type,
                              const float* gamma, const float* beta, i64 N, i64 C, float eps) {
   if (C <= 0) return;
   const bool wide = use_avx512<float>();
   detail::for_rows(N, C, [&](i64 n) {
-    const float* xr = slice_f32(thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(C)), x, x_type, n, C, 0, C);
+    const float* xr = detail::row_f32(thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(C)), x, x_type, n, C, 0, C);
     float* o = out_type == DType::fp32 ? static_cast<float*>(out) + n * C
                                        : thread_scratch<float>(Scratch::act_b, static_cast<std::size_t>(C));
     if (wide)
@@ -128,10 +111,10 @@ void layer_norm_backward_from(float* dx, float* dgamma, float* dbeta, const void
         if (db) db[c] = 0;
       }
       for (i64 n = 0; n < N; ++n) {
-        const float* d = slice_f32(bd, dout, dout_type, n, C, c0, len);
+        const float* d = detail::row_f32(bd, dout, dout_type, n, C, c0, len);
         const float m = mean[n], r = rstd[n];
         if (dg) {
-          const float* xr = slice_f32(bx, x, x_type, n, C, c0, len);
+          const float* xr = detail::row_f32(bx, x, x_type, n, C, c0, len);
           for (i64 c = 0; c < len; ++c) dg[c] += d[c] * ((xr[c] - m) * r);
         }
         if (db)
@@ -139,8 +122,8 @@ void layer_norm_backward_from(float* dx, float* dgamma, float* dbeta, const void
       }
     });
   detail::for_rows(N, C, [&](i64 n) {
-    const float* d = slice_f32(thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(C)), dout, dout_type, n, C, 0, C);
-    const float* xr = slice_f32(thread_scratch<float>(Scratch::act_b, static_cast<std::size_t>(C)), x, x_type, n, C, 0, C);
+    const float* d = detail::row_f32(thread_scratch<float>(Scratch::act_a, static_cast<std::size_t>(C)), dout, dout_type, n, C, 0, C);
+    const float* xr = detail::row_f32(thread_scratch<float>(Scratch::act_b, static_cast<std::size_t>(C)), x, x_type, n, C, 0, C);
     if (wide)
       detail::layer_norm_backward_row_avx512(dx + n * C, d, xr, mean[n], rstd[n], gamma, C);
     else
